@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigil-iomt/vigil/internal/audit"
+	"github.com/vigil-iomt/vigil/internal/auth"
+	"github.com/vigil-iomt/vigil/internal/httpapi"
+	"github.com/vigil-iomt/vigil/internal/ingest"
+	"github.com/vigil-iomt/vigil/internal/stream"
+)
+
+// serve runs Vigil until ctx is cancelled or a component fails.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	log := newLogger(stderr, cfg.LogLevel)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	lg, err := stream.Open(ctx, stream.Config{
+		DataDir:    filepath.Join(cfg.DataDir, "nats"),
+		URL:        cfg.NATSURL,
+		Partitions: cfg.Partitions,
+		Replicas:   cfg.StreamReplicas,
+		MaxAge:     cfg.Retention,
+	}, log, reg)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer lg.Close()
+
+	trail := audit.New(st, time.Now, log)
+	authn := auth.NewService(st, trail, time.Now, log, auth.Options{})
+	generated, err := authn.EnsureProviderAdmin(ctx, cfg.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("provider admin: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(stdout, "created provider admin: username admin, password %s (shown once; set VIGIL_ADMIN_PASSWORD to choose it)\n", generated)
+	}
+
+	pipe := ingest.NewPipeline(lg, time.Now, ingest.NewMetrics(reg))
+	tlsCfg, tlsNote, err := tlsConfig(cfg, filepath.Join(cfg.DataDir, "tls"))
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{
+		Store:  st,
+		Auth:   authn,
+		Audit:  trail,
+		Verify: func(ctx context.Context) (any, error) { return audit.Verify(ctx, st) },
+		Ingest: pipe,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			Registry: reg, ErrorLog: slogErrorLog{log},
+		}),
+		Ready: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return errors.Join(lg.Ready(ctx), st.Ping(ctx))
+		},
+		Log:           log,
+		SecureCookies: tlsCfg != nil,
+	})
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		scheme = "https"
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	baseURL := fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+	selfURL := baseURL // how this process reaches itself (the demo fleet)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		selfURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, tcp.Port)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		if err := lg.RunWriter(gctx, st); err != nil && gctx.Err() == nil {
+			return fmt.Errorf("store writer: %w", err)
+		}
+		return nil
+	})
+	if cfg.Demo {
+		g.Go(func() error {
+			if err := runDemo(gctx, cfg, st, trail, selfURL, tlsCfg, stdout, log); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			return nil
+		})
+	}
+	log.Info("vigil started", "version", buildVersion(), "addr", ln.Addr().String(), "tls", tlsCfg != nil,
+		"log", logKind(cfg), "store", storeKind(cfg))
+	if tlsNote != "" {
+		log.Warn("tls", "note", tlsNote)
+	}
+	fmt.Fprintf(stdout, "vigil listening on %s\n", baseURL)
+	err = g.Wait()
+	log.Info("vigil stopped")
+	return err
+}
+
+func logKind(cfg Config) string {
+	if cfg.NATSURL != "" {
+		return "external NATS"
+	}
+	return "embedded NATS"
+}
+
+func storeKind(cfg Config) string {
+	if cfg.DatabaseURL != "" {
+		return "postgresql"
+	}
+	return "sqlite"
+}

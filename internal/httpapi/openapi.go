@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/vigil-iomt/vigil/internal/auth"
+)
+
+// summaries documents each route for the OpenAPI document; a test checks every route has one.
+var summaries = map[string]string{
+	"GET /healthz":                                             "Liveness: 200 while the process runs.",
+	"GET /readyz":                                              "Readiness: 200 when the log and the store answer.",
+	"GET /api/v1/openapi.json":                                 "This document.",
+	"POST /api/v1/login":                                       "Log in with {username, password}; returns {token, csrf, expires, user} and sets the session cookie.",
+	"POST /api/v1/ingest":                                      "A device posts one SenML pack (application/senml+json or application/senml+cbor), HTTP Basic device-id:secret. 202 after the pack is durable in the log; 400 names the record and field; 413 over 1 MiB; 415 other media types.",
+	"POST /api/v1/logout":                                      "Revoke the current token and clear the session cookie.",
+	"GET /api/v1/me":                                           "The logged-in user.",
+	"POST /api/v1/tokens":                                      "Issue a long-lived API token for the logged-in user.",
+	"GET /api/v1/tenants":                                      "List tenants (provider admin).",
+	"POST /api/v1/tenants":                                     "Create a tenant {name[, id]} (provider admin); returns {id}.",
+	"GET /api/v1/audit/verify":                                 "Verify the whole audit hash chain; reports the first tampered entry (provider admin).",
+	"GET /api/v1/tenants/{tenant}":                             "A tenant and its settings.",
+	"PUT /api/v1/tenants/{tenant}/settings":                    "Replace the tenant's settings (admin).",
+	"GET /api/v1/tenants/{tenant}/users":                       "List users (admin).",
+	"POST /api/v1/tenants/{tenant}/users":                      "Create a user {username, password, role} (admin).",
+	"PATCH /api/v1/tenants/{tenant}/users/{user}":              "Change role, disable/enable, set password, unlock {role?, disabled?, password?, unlock?} (admin).",
+	"POST /api/v1/tenants/{tenant}/users/{user}/revoke-tokens": "Revoke all of a user's sessions and API tokens (admin).",
+	"GET /api/v1/tenants/{tenant}/devices":                     "List devices with last-seen.",
+	"POST /api/v1/tenants/{tenant}/devices":                    "Register a device {id, model, serial?, kind?, subject}; returns its secret once (admin, operator).",
+	"GET /api/v1/tenants/{tenant}/devices/{device}":            "One device.",
+	"PATCH /api/v1/tenants/{tenant}/devices/{device}":          "Change model, serial, kind or subject (admin, operator).",
+	"POST /api/v1/tenants/{tenant}/devices/{device}/rotate":    "Issue a new device secret, shown once; the old one stops working (admin, operator).",
+	"POST /api/v1/tenants/{tenant}/devices/{device}/revoke":    "Revoke the device: its credentials are refused (admin, operator).",
+	"GET /api/v1/tenants/{tenant}/subjects":                    "Subjects (patients, assets) that have readings.",
+	"GET /api/v1/tenants/{tenant}/subjects/{subject}/latest":   "Latest value of every metric of a subject.",
+	"GET /api/v1/tenants/{tenant}/subjects/{subject}/readings": "Readings of one metric: ?metric=&from=&to= (RFC 3339) gives raw points; &step=1m gives buckets {t, min, max, mean, count}.",
+	"GET /api/v1/tenants/{tenant}/audit":                       "The tenant's audit trail entries after ?after=SEQ (admin, qa).",
+}
+
+var wildcard = regexp.MustCompile(`\{([a-z]+)\}`)
+
+func (a *API) openapi(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	paths := map[string]map[string]any{}
+	for _, rt := range a.routes {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		op := map[string]any{"summary": summaries[rt.Pattern]}
+		var params []map[string]any
+		for _, m := range wildcard.FindAllStringSubmatch(path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]string{"type": "string"}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		switch rt.Access {
+		case Public:
+			op["security"] = []any{}
+		case DeviceA:
+			op["security"] = []any{map[string]any{"deviceBasic": []string{}}}
+		default:
+			op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}}
+			if rt.Perm != "" {
+				op["x-vigil-permission"] = string(rt.Perm)
+			}
+		}
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
+		}
+		paths[path][strings.ToLower(method)] = op
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"openapi": "3.1.0",
+		"info":    map[string]any{"title": "Vigil API", "version": "v1"},
+		"paths":   paths,
+		"components": map[string]any{"securitySchemes": map[string]any{
+			"bearer":      map[string]string{"type": "http", "scheme": "bearer"},
+			"session":     map[string]string{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+			"deviceBasic": map[string]string{"type": "http", "scheme": "basic"},
+		}},
+	})
+	return nil
+}

@@ -1,0 +1,132 @@
+// Package ingest is the path of every reading into Vigil: decode a device's payload, validate
+// and normalise it into readings, append them to the log, and only then report success, so
+// that the caller (HTTP 202, MQTT PUBACK) acknowledges nothing that is not durable.
+//
+// A payload is accepted whole or rejected whole. The Pipeline is safe for concurrent use.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-iomt/vigil/internal/reading"
+	"github.com/vigil-iomt/vigil/internal/senml"
+)
+
+// Appender appends readings to the log and returns once they are durable.
+type Appender interface {
+	Append(ctx context.Context, tenant, partitionKey string, rs []reading.Reading) error
+}
+
+// Device is the authenticated device a payload came from.
+type Device struct {
+	Tenant    string
+	ID        string
+	Kind      string
+	Subject   string
+	BaseNames []string
+}
+
+// Rejection reasons, used as the "reason" label of the rejected-readings metric.
+const (
+	ReasonMalformed   = "malformed"
+	ReasonTooLarge    = "too_large"
+	ReasonMediaType   = "unsupported_media_type"
+	ReasonUnavailable = "log_unavailable"
+	ReasonAuth        = "auth"
+)
+
+// UnavailableError reports that the log did not take the readings; the device should retry.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return "log unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Metrics are the pipeline's Prometheus collectors.
+type Metrics struct {
+	Accepted *prometheus.CounterVec   // readings accepted, by transport
+	Rejected *prometheus.CounterVec   // payloads rejected, by transport and reason
+	Latency  *prometheus.HistogramVec // decode+append time per payload, by transport
+}
+
+// NewMetrics creates the pipeline's metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_ingest_readings_accepted_total",
+			Help: "Readings accepted and durable in the log.",
+		}, []string{"transport"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_ingest_payloads_rejected_total",
+			Help: "Payloads rejected, by reason.",
+		}, []string{"transport", "reason"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "vigil_ingest_latency_seconds",
+			Help:    "Time from a payload's arrival to its acknowledgement (decode and durable append).",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5},
+		}, []string{"transport"}),
+	}
+	reg.MustRegister(m.Accepted, m.Rejected, m.Latency)
+	return m
+}
+
+// Pipeline decodes payloads and appends their readings to the log.
+type Pipeline struct {
+	log     Appender
+	now     func() time.Time
+	metrics *Metrics
+}
+
+// NewPipeline returns a pipeline appending to log. now is the server clock (time.Now).
+func NewPipeline(log Appender, now func() time.Time, m *Metrics) *Pipeline {
+	return &Pipeline{log: log, now: now, metrics: m}
+}
+
+// Ingest decodes payload (SenML JSON or CBOR, chosen by contentType, sniffed when it is
+// empty), appends its readings and returns how many were accepted. Errors are *senml.Error
+// (malformed, with the record and field), errors wrapping senml.ErrTooLarge,
+// *senml.MediaTypeError, or *UnavailableError.
+func (p *Pipeline) Ingest(ctx context.Context, transport string, dev Device, payload []byte, contentType string) (int, error) {
+	start := p.now()
+	rs, err := p.decode(dev, payload, contentType, start)
+	if err != nil {
+		p.metrics.Rejected.WithLabelValues(transport, Reason(err)).Inc()
+		return 0, err
+	}
+	if err := p.log.Append(ctx, dev.Tenant, dev.ID, rs); err != nil {
+		p.metrics.Rejected.WithLabelValues(transport, ReasonUnavailable).Inc()
+		return 0, &UnavailableError{Err: fmt.Errorf("append %d readings of device %s: %w", len(rs), dev.ID, err)}
+	}
+	p.metrics.Accepted.WithLabelValues(transport).Add(float64(len(rs)))
+	p.metrics.Latency.WithLabelValues(transport).Observe(p.now().Sub(start).Seconds())
+	return len(rs), nil
+}
+
+func (p *Pipeline) decode(dev Device, payload []byte, contentType string, now time.Time) ([]reading.Reading, error) {
+	recs, err := senml.Decode(payload, contentType, now)
+	if err != nil {
+		return nil, err
+	}
+	return senml.ToReadings(recs, senml.Device{
+		Tenant: dev.Tenant, ID: dev.ID, Kind: dev.Kind, Subject: dev.Subject, BaseNames: dev.BaseNames,
+	}, now)
+}
+
+// Reason classifies a rejection for metrics and logs.
+func Reason(err error) string {
+	var mt *senml.MediaTypeError
+	var un *UnavailableError
+	switch {
+	case errors.Is(err, senml.ErrTooLarge):
+		return ReasonTooLarge
+	case errors.As(err, &mt):
+		return ReasonMediaType
+	case errors.As(err, &un):
+		return ReasonUnavailable
+	}
+	return ReasonMalformed
+}

@@ -31,8 +31,6 @@ func insertSQL(n int) string {
 	return b.String()
 }
 
-var insertFullSQL = insertSQL(insertChunk)
-
 const upsertLatestSQL = `INSERT INTO latest (tenant, subject, metric, device, kind, value, text, unit, measured, received, flags)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (tenant, subject, metric) DO UPDATE SET device = excluded.device, kind = excluded.kind,
@@ -56,12 +54,16 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading) (int, 
 			return 0, fmt.Errorf("sqlite: insert readings: reading %d (%s): %w", i, rs[i].ID, err)
 		}
 	}
+	stmts, err := s.insertStmts(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: insert %d readings: %w", len(rs), err)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: begin: %w", len(rs), err)
 	}
 	defer tx.Rollback()
-	n, err := insertRows(ctx, tx, rs)
+	n, err := insertRows(ctx, stmts, tx, rs)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: %w", len(rs), err)
 	}
@@ -86,12 +88,17 @@ func checkReading(r *reading.Reading) error {
 	return r.Validate()
 }
 
-func insertRows(ctx context.Context, tx *sql.Tx, rs []reading.Reading) (int, error) {
+func insertRows(ctx context.Context, stmts map[int]*sql.Stmt, tx *sql.Tx, rs []reading.Reading) (int, error) {
 	args := make([]any, 0, min(len(rs), insertChunk)*readingCols)
-	var full *sql.Stmt
 	total := 0
-	for start := 0; start < len(rs); start += insertChunk {
-		chunk := rs[start:min(start+insertChunk, len(rs))]
+	for start := 0; start < len(rs); {
+		// Chunks are powers of two up to insertChunk, so every statement is a cached prepared
+		// one and no batch size makes SQLite parse SQL again.
+		size := insertChunk
+		for size > len(rs)-start {
+			size /= 2
+		}
+		chunk := rs[start : start+size]
 		args = args[:0]
 		for i := range chunk {
 			r := &chunk[i]
@@ -102,19 +109,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, rs []reading.Reading) (int, err
 			args = append(args, r.ID[:], r.Tenant, r.Subject, r.Device, r.Metric, int64(r.Kind), r.Value, r.Text,
 				r.Unit, r.Measured.UnixNano(), nanos(r.Received), sum, int64(r.Flags))
 		}
-		var res sql.Result
-		var err error
-		if len(chunk) == insertChunk {
-			if full == nil {
-				if full, err = tx.PrepareContext(ctx, insertFullSQL); err != nil {
-					return 0, fmt.Errorf("prepare insert: %w", err)
-				}
-				defer full.Close()
-			}
-			res, err = full.ExecContext(ctx, args...)
-		} else {
-			res, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
-		}
+		res, err := tx.StmtContext(ctx, stmts[size]).ExecContext(ctx, args...)
 		if err != nil {
 			return 0, fmt.Errorf("readings %d..%d: %w", start, start+len(chunk)-1, err)
 		}
@@ -123,8 +118,33 @@ func insertRows(ctx context.Context, tx *sql.Tx, rs []reading.Reading) (int, err
 			return 0, err
 		}
 		total += int(n)
+		start += size
 	}
 	return total, nil
+}
+
+// insertStmts returns the prepared INSERTs of 1, 2, 4 … insertChunk rows on the writer
+// connection, preparing them on first use. It must be called outside a transaction: the
+// writer has one connection, which a transaction holds.
+func (s *Store) insertStmts(ctx context.Context) (map[int]*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts != nil {
+		return s.stmts, nil
+	}
+	stmts := map[int]*sql.Stmt{}
+	for n := 1; n <= insertChunk; n *= 2 {
+		st, err := s.w.PrepareContext(ctx, insertSQL(n))
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return nil, fmt.Errorf("prepare insert of %d rows: %w", n, err)
+		}
+		stmts[n] = st
+	}
+	s.stmts = stmts
+	return stmts, nil
 }
 
 type seriesKey struct{ tenant, subject, metric string }

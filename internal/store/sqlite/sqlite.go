@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -50,6 +51,9 @@ type Store struct {
 
 	// Now is the clock AppendAudit reads when a record has no time; time.Now by default.
 	Now func() time.Time
+
+	stmtMu sync.Mutex        // guards stmts
+	stmts  map[int]*sql.Stmt // prepared multi-row inserts on w, by row count
 }
 
 var _ store.Store = (*Store)(nil)

@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, cfg Config, st store.Store, trail auditor, bas
 		}
 		fmt.Fprintf(stdout, "demo: log in as %s (%s) with password %s\n", u.name, u.role, pw)
 	}
-	fleet := sim.NewFleet(cfg.DemoSeed)
+	fleet := sim.NewFleet(sim.Config{Seed: cfg.DemoSeed, Start: now, MonitorPeriod: cfg.DemoInterval})
 	for _, d := range fleet.Devices {
 		secret, hash := auth.NewSecret("vgd_")
 		d.Secret = secret
@@ -93,7 +93,8 @@ func runDemo(ctx context.Context, cfg Config, st store.Store, trail auditor, bas
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "demo: %d simulated devices posting every %s\n", len(fleet.Devices), cfg.DemoInterval)
+	fmt.Fprintf(stdout, "demo: %d simulated devices (bedside monitors every %s); bed 07 deteriorates from +%s, the pharmacy fridge door opens at +%s, ward fridge 2 loses power at +%s, truck 2's cooling fails at +%s\n",
+		len(fleet.Devices), cfg.DemoInterval, sim.DeteriorationStart, sim.DoorOpenAt, sim.PowerCutAt, sim.CoolingFailsAt)
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if tlsCfg != nil && len(tlsCfg.Certificates) > 0 {
@@ -106,5 +107,5 @@ func runDemo(ctx context.Context, cfg Config, st store.Store, trail auditor, bas
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	return fleet.Run(ctx, client, baseURL, cfg.DemoInterval, log)
+	return fleet.Run(ctx, sim.HTTPSender{Client: client, BaseURL: baseURL}, log)
 }

@@ -7,7 +7,8 @@ STATICCHECK_VERSION := v0.8.2
 # Real services on this machine, used by the tests (see ../shared/services.md).
 VIGIL_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 VIGIL_TEST_NATS     ?= nats://127.0.0.1:4222
-export VIGIL_TEST_POSTGRES VIGIL_TEST_NATS
+VIGIL_TEST_MQTT     ?= 127.0.0.1:1883
+export VIGIL_TEST_POSTGRES VIGIL_TEST_NATS VIGIL_TEST_MQTT
 
 .PHONY: all build run test vet lint staticcheck bench bench-senml bench-ingest bench-store fuzz clean
 

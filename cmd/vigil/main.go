@@ -5,6 +5,7 @@
 //	vigil migrate [flags]      apply database migrations and exit
 //	vigil audit verify         check the audit trail's hash chain
 //	vigil login | tenant | user | device ...   administer a running server through its API
+//	vigil sim --tenant T [--mqtt URL]            drive a server with the simulated fleet
 //	vigil version
 //
 // main.go is the only place that knows every package: it reads the configuration, builds each
@@ -55,6 +56,7 @@ commands:
   tenant create   create a tenant            (needs VIGIL_SERVER, VIGIL_TOKEN)
   user add        add a user to a tenant      (needs VIGIL_SERVER, VIGIL_TOKEN)
   device add      register a device           (needs VIGIL_SERVER, VIGIL_TOKEN)
+  sim             run the simulated fleet against a server (HTTP, or MQTT with --mqtt)
   version         print the version
 `
 
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "version":
 		fmt.Fprintln(stdout, "vigil", buildVersion())
 		return nil
+	case "sim":
+		return simCommand(ctx, rest, getenv, stdout, stderr)
 	case "login", "tenant", "user", "device":
 		return client(ctx, cmd, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":

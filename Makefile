@@ -10,7 +10,7 @@ VIGIL_TEST_NATS     ?= nats://127.0.0.1:4222
 VIGIL_TEST_MQTT     ?= 127.0.0.1:1883
 export VIGIL_TEST_POSTGRES VIGIL_TEST_NATS VIGIL_TEST_MQTT
 
-.PHONY: all build run test vet lint staticcheck bench bench-senml bench-ingest bench-store fuzz clean
+.PHONY: all build run test vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections fuzz clean
 
 all: build
 
@@ -49,6 +49,14 @@ bench-store:
 # End-to-end HTTP ingest: the real binary, 50 device clients posting 50-record packs.
 bench-ingest: build
 	VIGIL_BENCH_INGEST=1 $(GO) test -run '^TestBenchIngestHTTP$$' -count=1 -v -timeout 10m ./cmd/vigil/
+
+# Durable MQTT ingest against this machine's Mosquitto in the same harness (1,000 connections).
+bench-mqtt: build
+	VIGIL_BENCH_MQTT=1 $(GO) test -run '^TestBenchIngestMQTT$$' -count=1 -v -timeout 20m ./cmd/vigil/
+
+# 10,000 idle device connections: connects/s and Vigil's resident memory.
+bench-connections: build
+	VIGIL_BENCH_IDLE=1 $(GO) test -run '^TestBenchIdleConnections$$' -count=1 -v -timeout 20m ./cmd/vigil/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s ./internal/senml/

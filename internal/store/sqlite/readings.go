@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,20 +15,20 @@ import (
 	"github.com/vigil-iomt/vigil/internal/store"
 )
 
-// insertChunk is how many readings one INSERT statement carries (13 parameters each).
-// Multi-row statements cut the per-row cost of crossing into SQLite several-fold.
+// insertChunk is how many readings one INSERT statement carries (readingCols parameters
+// each). Multi-row statements cut the per-row cost of crossing into SQLite several-fold.
 const insertChunk = 256
 
-const readingCols = 13
+const readingCols = 10
 
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT OR IGNORE INTO readings (id, tenant, subject, device, metric, kind, value, text, unit, measured, received, sum, flags) VALUES ")
+	b.WriteString("INSERT OR IGNORE INTO readings (dsid, measured, ssid, kind, value, text, unit, lag, sum, flags) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 	}
 	return b.String()
 }
@@ -44,7 +46,8 @@ const lastSeenSQL = "UPDATE devices SET last_seen = max(last_seen, ?) WHERE tena
 // subject's latest value per metric and each device's last-seen time, and returns how many
 // were new. A reading whose ID is stored already is skipped; since the ID covers tenant,
 // device, metric and measured time, such a redelivery cannot be newer than what is stored,
-// so latest and last-seen are computed over the whole batch.
+// so latest and last-seen are computed over the whole batch. Series ids come from the Store's
+// cache, or are found or created in the same transaction and cached once it has committed.
 func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading) (int, error) {
 	if len(rs) == 0 {
 		return 0, nil
@@ -54,33 +57,42 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading) (int, 
 			return 0, fmt.Errorf("sqlite: insert readings: reading %d (%s): %w", i, rs[i].ID, err)
 		}
 	}
-	stmts, err := s.insertStmts(ctx)
+	stmts, err := s.writeStmts(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: %w", len(rs), err)
 	}
+	refs, missing := s.series.lookup(rs)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: begin: %w", len(rs), err)
 	}
 	defer tx.Rollback()
-	n, err := insertRows(ctx, stmts, tx, rs)
+	if missing != nil {
+		if err := missing.resolve(ctx, tx, rs, refs); err != nil {
+			return 0, fmt.Errorf("sqlite: insert %d readings: series: %w", len(rs), err)
+		}
+	}
+	n, err := insertRows(ctx, stmts, tx, rs, refs)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: %w", len(rs), err)
 	}
-	if err := updateLatest(ctx, tx, rs); err != nil {
+	if err := updateLatest(ctx, stmts, tx, rs); err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: latest: %w", len(rs), err)
 	}
-	if err := updateLastSeen(ctx, tx, rs); err != nil {
+	if err := updateLastSeen(ctx, stmts, tx, rs); err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: device last seen: %w", len(rs), err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: insert %d readings: commit: %w", len(rs), err)
 	}
+	// Only committed series ids may be cached: a rolled-back id can be handed out again.
+	s.series.add(missing)
 	return n, nil
 }
 
 // checkReading rejects a reading that cannot be stored; its ID must match its tenant, device,
-// metric and measured time, because idempotency is enforced on those columns.
+// metric and measured time, because idempotency is enforced on (dsid, measured), which stand
+// for exactly those.
 func checkReading(r *reading.Reading) error {
 	if math.IsNaN(r.Value) {
 		return errors.New("value is NaN")
@@ -88,7 +100,13 @@ func checkReading(r *reading.Reading) error {
 	return r.Validate()
 }
 
-func insertRows(ctx context.Context, stmts map[int]*sql.Stmt, tx *sql.Tx, rs []reading.Reading) (int, error) {
+// insertRows inserts rs in primary-key order, so that consecutive rows go to the same leaf
+// pages. Of readings with the same ID the first in rs comes first and is the one stored, as if
+// rs were inserted in order. It reorders refs.
+func insertRows(ctx context.Context, stmts *writeStmts, tx *sql.Tx, rs []reading.Reading, refs []seriesRef) (int, error) {
+	slices.SortFunc(refs, func(a, b seriesRef) int {
+		return cmp.Or(cmp.Compare(a.dsid, b.dsid), cmp.Compare(a.measured, b.measured), cmp.Compare(a.i, b.i))
+	})
 	args := make([]any, 0, min(len(rs), insertChunk)*readingCols)
 	total := 0
 	for start := 0; start < len(rs); {
@@ -98,20 +116,27 @@ func insertRows(ctx context.Context, stmts map[int]*sql.Stmt, tx *sql.Tx, rs []r
 		for size > len(rs)-start {
 			size /= 2
 		}
-		chunk := rs[start : start+size]
 		args = args[:0]
-		for i := range chunk {
-			r := &chunk[i]
-			var sum any
+		for _, ref := range refs[start : start+size] {
+			r := &rs[ref.i]
+			// NULL binds without copying a string into SQLite and stores in no bytes.
+			var text, unit, sum any
+			if r.Text != "" {
+				text = r.Text
+			}
+			if r.Unit != ref.unit {
+				unit = r.Unit
+			}
 			if r.HasSum {
 				sum = r.Sum
 			}
-			args = append(args, r.ID[:], r.Tenant, r.Subject, r.Device, r.Metric, int64(r.Kind), r.Value, r.Text,
-				r.Unit, r.Measured.UnixNano(), nanos(r.Received), sum, int64(r.Flags))
+			// received - measured is a few bytes where received is eight; wrapping is undone on read.
+			args = append(args, ref.dsid, ref.measured, ref.ssid, int64(r.Kind), r.Value, text, unit,
+				r.Received.UnixNano()-ref.measured, sum, int64(r.Flags))
 		}
-		res, err := tx.StmtContext(ctx, stmts[size]).ExecContext(ctx, args...)
+		res, err := tx.StmtContext(ctx, stmts.insert[size]).ExecContext(ctx, args...)
 		if err != nil {
-			return 0, fmt.Errorf("readings %d..%d: %w", start, start+len(chunk)-1, err)
+			return 0, fmt.Errorf("rows %d..%d in key order: %w", start, start+size-1, err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
@@ -123,28 +148,56 @@ func insertRows(ctx context.Context, stmts map[int]*sql.Stmt, tx *sql.Tx, rs []r
 	return total, nil
 }
 
-// insertStmts returns the prepared INSERTs of 1, 2, 4 … insertChunk rows on the writer
-// connection, preparing them on first use. It must be called outside a transaction: the
-// writer has one connection, which a transaction holds.
-func (s *Store) insertStmts(ctx context.Context) (map[int]*sql.Stmt, error) {
+// writeStmts are the statements InsertReadings runs, prepared once on the writer connection.
+type writeStmts struct {
+	insert   map[int]*sql.Stmt // multi-row inserts, by row count (1, 2, 4 … insertChunk)
+	latest   *sql.Stmt         // upsertLatestSQL
+	lastSeen *sql.Stmt         // lastSeenSQL
+}
+
+func (ws *writeStmts) close() {
+	for _, st := range ws.insert {
+		st.Close()
+	}
+	if ws.latest != nil {
+		ws.latest.Close()
+	}
+	if ws.lastSeen != nil {
+		ws.lastSeen.Close()
+	}
+}
+
+// writeStmts returns InsertReadings' statements, preparing them on first use. It must be
+// called outside a transaction: the writer has one connection, which a transaction holds.
+func (s *Store) writeStmts(ctx context.Context) (*writeStmts, error) {
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
 	if s.stmts != nil {
 		return s.stmts, nil
 	}
-	stmts := map[int]*sql.Stmt{}
-	for n := 1; n <= insertChunk; n *= 2 {
-		st, err := s.w.PrepareContext(ctx, insertSQL(n))
+	ws := &writeStmts{insert: map[int]*sql.Stmt{}}
+	prepare := func(query string) (*sql.Stmt, error) {
+		st, err := s.w.PrepareContext(ctx, query)
 		if err != nil {
-			for _, st := range stmts {
-				st.Close()
-			}
-			return nil, fmt.Errorf("prepare insert of %d rows: %w", n, err)
+			ws.close()
+			return nil, fmt.Errorf("prepare %.40q…: %w", query, err)
 		}
-		stmts[n] = st
+		return st, nil
 	}
-	s.stmts = stmts
-	return stmts, nil
+	var err error
+	for n := 1; n <= insertChunk; n *= 2 {
+		if ws.insert[n], err = prepare(insertSQL(n)); err != nil {
+			return nil, err
+		}
+	}
+	if ws.latest, err = prepare(upsertLatestSQL); err != nil {
+		return nil, err
+	}
+	if ws.lastSeen, err = prepare(lastSeenSQL); err != nil {
+		return nil, err
+	}
+	s.stmts = ws
+	return ws, nil
 }
 
 type seriesKey struct{ tenant, subject, metric string }
@@ -174,28 +227,20 @@ func lastSeenPerDevice(rs []reading.Reading) map[deviceKey]int64 {
 	return m
 }
 
-func updateLatest(ctx context.Context, tx *sql.Tx, rs []reading.Reading) error {
-	stmt, err := tx.PrepareContext(ctx, upsertLatestSQL)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+func updateLatest(ctx context.Context, stmts *writeStmts, tx *sql.Tx, rs []reading.Reading) error {
+	stmt := tx.StmtContext(ctx, stmts.latest)
 	for k, i := range newestPerSeries(rs) {
 		r := &rs[i]
 		if _, err := stmt.ExecContext(ctx, k.tenant, k.subject, k.metric, r.Device, int64(r.Kind), r.Value, r.Text,
 			r.Unit, r.Measured.UnixNano(), nanos(r.Received), int64(r.Flags)); err != nil {
-			return fmt.Errorf("subject %q metric %s: %w", k.subject, k.metric, err)
+			return fmt.Errorf("latest of metric %s: %w", k.metric, err) // no subject: it may identify a patient
 		}
 	}
 	return nil
 }
 
-func updateLastSeen(ctx context.Context, tx *sql.Tx, rs []reading.Reading) error {
-	stmt, err := tx.PrepareContext(ctx, lastSeenSQL)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+func updateLastSeen(ctx context.Context, stmts *writeStmts, tx *sql.Tx, rs []reading.Reading) error {
+	stmt := tx.StmtContext(ctx, stmts.lastSeen)
 	for k, t := range lastSeenPerDevice(rs) {
 		if _, err := stmt.ExecContext(ctx, t, k.tenant, k.device); err != nil {
 			return fmt.Errorf("device %s: %w", k.device, err)
@@ -219,33 +264,101 @@ func bounds(q store.ReadingQuery) (from, to int64) {
 	return from, to
 }
 
+// seriesPart is one device series of a subject series.
+type seriesPart struct {
+	dsid         int64
+	device, unit string
+}
+
+// readSeries calls fn, within one read transaction (a consistent snapshot), with the ssid of
+// q's subject series and its device series; fn is not called when the series does not exist.
+func (s *Store) readSeries(ctx context.Context, q store.ReadingQuery, fn func(tx *sql.Tx, ssid int64, parts []seriesPart) error) error {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // read only: nothing to commit
+	rows, err := tx.QueryContext(ctx, `SELECT s.ssid, d.dsid, d.device, d.unit
+		FROM subject_series AS s CROSS JOIN series_links AS l ON l.ssid = s.ssid
+			CROSS JOIN device_series AS d ON d.dsid = l.dsid
+		WHERE s.tenant = ? AND s.subject = ? AND s.metric = ?`, q.Tenant, q.Subject, q.Metric)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ssid int64
+	var parts []seriesPart
+	for rows.Next() {
+		var p seriesPart
+		if err := rows.Scan(&ssid, &p.dsid, &p.device, &p.unit); err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fn(tx, ssid, parts)
+}
+
 // Readings returns the subject's points of the metric in [q.From, q.To) in measured-time
 // order (ties by device), at most q.Limit (0: 10,000). A zero From or To leaves that side open.
+// Each device series of the subject series is read in key order and the results merged.
 func (s *Store) Readings(ctx context.Context, q store.ReadingQuery) ([]store.Point, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultLimit
 	}
 	from, to := bounds(q)
-	rows, err := s.r.QueryContext(ctx, `SELECT measured, received, device, metric, kind, value, text, unit, flags
-		FROM readings WHERE tenant = ? AND subject = ? AND metric = ? AND measured >= ? AND measured < ?
-		ORDER BY measured, device LIMIT ?`, q.Tenant, q.Subject, q.Metric, from, to, limit)
+	var out []store.Point
+	err := s.readSeries(ctx, q, func(tx *sql.Tx, ssid int64, parts []seriesPart) error {
+		for _, part := range parts {
+			if err := readPart(ctx, tx, &out, part, ssid, q.Metric, from, to, limit); err != nil {
+				return fmt.Errorf("device %s: %w", part.device, err)
+			}
+		}
+		if len(parts) > 1 {
+			slices.SortFunc(out, func(a, b store.Point) int {
+				return cmp.Or(a.Measured.Compare(b.Measured), cmp.Compare(a.Device, b.Device))
+			})
+			out = out[:min(len(out), limit)]
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: readings of %s in tenant %s: %w", q.Metric, q.Tenant, err)
 	}
-	defer rows.Close()
-	var out []store.Point
-	for rows.Next() {
-		p, err := scanPoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: readings of %s in tenant %s: %w", q.Metric, q.Tenant, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: readings of %s in tenant %s: %w", q.Metric, q.Tenant, err)
-	}
 	return out, nil
+}
+
+// readPart appends to out the points of subject series ssid in device series part with
+// measured time in [from, to), at most limit, in measured-time order.
+func readPart(ctx context.Context, tx *sql.Tx, out *[]store.Point, part seriesPart, ssid int64, metric string, from, to int64, limit int) error {
+	rows, err := tx.QueryContext(ctx, `SELECT measured, lag, kind, value, coalesce(text, ''), unit, flags FROM readings
+		WHERE dsid = ? AND measured >= ? AND measured < ? AND ssid = ? ORDER BY measured LIMIT ?`,
+		part.dsid, from, to, ssid, limit)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p := store.Point{Device: part.device, Metric: metric}
+		var measured, lag, kind, flags int64
+		var unit sql.NullString
+		if err := rows.Scan(&measured, &lag, &kind, &p.Value, &p.Text, &unit, &flags); err != nil {
+			return err
+		}
+		p.Measured, p.Received = time.Unix(0, measured).UTC(), time.Unix(0, measured+lag).UTC()
+		p.Kind, p.Flags, p.Unit = reading.Kind(kind), reading.Flags(flags), part.unit
+		if unit.Valid {
+			p.Unit = unit.String
+		}
+		*out = append(*out, p)
+	}
+	return rows.Err()
 }
 
 func scanPoint(sc scanner) (store.Point, error) {
@@ -258,6 +371,14 @@ func scanPoint(sc scanner) (store.Point, error) {
 	return p, nil
 }
 
+// bucketSum is a bucket under construction.
+type bucketSum struct {
+	start    int64
+	min, max float64
+	sum      float64
+	count    int
+}
+
 // Buckets returns min, max, mean and count of the numeric (reading.Number) points of the
 // metric in [q.From, q.To) per step, each bucket starting at a multiple of step since the
 // Unix epoch (floored, also before 1970); empty buckets are left out. q.Limit is ignored.
@@ -266,46 +387,100 @@ func (s *Store) Buckets(ctx context.Context, q store.ReadingQuery, step time.Dur
 		return nil, fmt.Errorf("sqlite: buckets of %s in tenant %s: step %v is not positive", q.Metric, q.Tenant, step)
 	}
 	from, to := bounds(q)
-	st := int64(step)
-	// Points come in index order (measured ascending), so buckets are closed as they are
-	// passed: no sort, one pass, no temporary b-tree as a SQL GROUP BY on an expression needs.
-	rows, err := s.r.QueryContext(ctx, `SELECT measured, value FROM readings
-		WHERE tenant = ? AND subject = ? AND metric = ? AND measured >= ? AND measured < ? AND kind = ?
-		ORDER BY measured`, q.Tenant, q.Subject, q.Metric, from, to, int64(reading.Number))
+	var sums []bucketSum
+	err := s.readSeries(ctx, q, func(tx *sql.Tx, ssid int64, parts []seriesPart) error {
+		for _, part := range parts {
+			if err := bucketPart(ctx, tx, &sums, part.dsid, ssid, from, to, int64(step)); err != nil {
+				return fmt.Errorf("device %s: %w", part.device, err)
+			}
+		}
+		if len(parts) > 1 {
+			sums = mergeBuckets(sums)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: buckets of %s in tenant %s: %w", q.Metric, q.Tenant, err)
 	}
-	defer rows.Close()
-	var out []store.Bucket
-	var cur store.Bucket
-	var start int64
-	var sum float64
-	flush := func() {
-		if cur.Count > 0 {
-			cur.Start, cur.Mean = time.Unix(0, start).UTC(), sum/float64(cur.Count)
-			out = append(out, cur)
-		}
+	out := make([]store.Bucket, len(sums))
+	for i, b := range sums {
+		out[i] = store.Bucket{Start: time.Unix(0, b.start).UTC(), Min: b.min, Max: b.max, Mean: b.sum / float64(b.count), Count: b.count}
 	}
+	return out, nil
+}
+
+// bucketPart appends to out the buckets of the numeric points of subject series ssid in device
+// series dsid in [from, to), in order. Points come in key order (measured ascending), so a
+// bucket is closed as it is passed: one pass, no sort.
+func bucketPart(ctx context.Context, tx *sql.Tx, out *[]bucketSum, dsid, ssid, from, to, step int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT measured, value FROM readings
+		WHERE dsid = ? AND measured >= ? AND measured < ? AND ssid = ? AND kind = ? ORDER BY measured`,
+		dsid, from, to, ssid, int64(reading.Number))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var cur bucketSum
+	var mv, vv any // scanning into any skips database/sql's reflection, a fifth of the time here
 	for rows.Next() {
-		var m int64
-		var v float64
-		if err := rows.Scan(&m, &v); err != nil {
-			return nil, fmt.Errorf("sqlite: buckets of %s in tenant %s: %w", q.Metric, q.Tenant, err)
+		if err := rows.Scan(&mv, &vv); err != nil {
+			return err
 		}
-		b := m - ((m%st)+st)%st
-		if cur.Count == 0 || b != start {
-			flush()
-			cur, start, sum = store.Bucket{Min: v, Max: v}, b, 0
+		m, ok := mv.(int64)
+		if !ok {
+			return fmt.Errorf("measured time of type %T", mv)
 		}
-		cur.Min, cur.Max = min(cur.Min, v), max(cur.Max, v)
-		cur.Count++
-		sum += v
+		v, err := asFloat(vv)
+		if err != nil {
+			return err
+		}
+		b := m - ((m%step)+step)%step
+		if cur.count == 0 || b != cur.start {
+			if cur.count > 0 {
+				*out = append(*out, cur)
+			}
+			cur = bucketSum{start: b, min: v, max: v}
+		}
+		cur.min, cur.max = min(cur.min, v), max(cur.max, v)
+		cur.sum += v
+		cur.count++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: buckets of %s in tenant %s: %w", q.Metric, q.Tenant, err)
+		return err
 	}
-	flush()
-	return out, nil
+	if cur.count > 0 {
+		*out = append(*out, cur)
+	}
+	return nil
+}
+
+// asFloat returns a REAL column's value, which the driver may also return as an integer.
+func asFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case int64:
+		return float64(x), nil
+	}
+	return 0, fmt.Errorf("value of type %T", v)
+}
+
+// mergeBuckets sorts the buckets of several device series by start and combines those with
+// the same start.
+func mergeBuckets(bs []bucketSum) []bucketSum {
+	slices.SortStableFunc(bs, func(a, b bucketSum) int { return cmp.Compare(a.start, b.start) })
+	out := bs[:0]
+	for _, b := range bs {
+		if n := len(out); n > 0 && out[n-1].start == b.start {
+			last := &out[n-1]
+			last.min, last.max = min(last.min, b.min), max(last.max, b.max)
+			last.sum += b.sum
+			last.count += b.count
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // Latest returns the newest reading of each metric of the subject, by metric.

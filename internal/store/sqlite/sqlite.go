@@ -13,6 +13,18 @@
 // fsync per transaction (about 0.3–0.4 ms here), which is negligible for batches of
 // thousands of readings.
 //
+// Readings (see migrations/0001_init.sql) are keyed by integer series ids: dsid for (tenant,
+// device, metric) and ssid for (tenant, subject, metric), from the tables device_series and
+// subject_series. The readings table is one WITHOUT ROWID b-tree with primary key (dsid,
+// measured). Since a reading's ID is a hash of exactly tenant, device, metric and measured
+// time, and InsertReadings checks each ID against those fields, that key is the same
+// constraint as a unique key on the ID: a redelivery is ignored whatever subject it names.
+// Each row also carries its ssid, and series_links records which device series have had
+// readings of which subject series, so a subject's series is read as the rows with its ssid
+// in each linked device series, merged in measured order. Series ids, once committed, never
+// change (series rows are neither updated nor deleted), so the Store caches them; ids are
+// cached only after the transaction that created them commits.
+//
 // Times are stored as INTEGER Unix nanoseconds UTC; 0 stands for the zero time.time.Time
 // (so the instant 1970-01-01T00:00:00Z itself reads back as zero). The path ":memory:" opens
 // a private in-memory database on a single connection (reads and writes share it); use a
@@ -52,8 +64,10 @@ type Store struct {
 	// Now is the clock AppendAudit reads when a record has no time; time.Now by default.
 	Now func() time.Time
 
-	stmtMu sync.Mutex        // guards stmts
-	stmts  map[int]*sql.Stmt // prepared multi-row inserts on w, by row count
+	stmtMu sync.Mutex  // guards stmts
+	stmts  *writeStmts // InsertReadings' statements prepared on w; nil until first use
+
+	series seriesCache // committed device and subject series ids
 }
 
 var _ store.Store = (*Store)(nil)
@@ -117,6 +131,12 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	if s.stmts != nil {
+		s.stmts.close()
+		s.stmts = nil
+	}
+	s.stmtMu.Unlock()
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())

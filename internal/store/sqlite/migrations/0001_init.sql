@@ -47,29 +47,57 @@ CREATE TABLE devices (
 ) STRICT;
 CREATE INDEX devices_tenant ON devices (tenant, id);
 
--- Readings are clustered by series so that a range or bucket query reads contiguous pages.
--- Idempotency: the reading ID is a hash of (tenant, device, metric, measured), so a unique key
--- on those columns is the same constraint as a unique key on id (InsertReadings checks that
--- each ID matches them). Unlike an index on the random hash, whose every insert dirties a
--- random page (a whole page written to the WAL per reading once the index outgrows a batch),
--- this index is appended to in time order per device and metric.
+-- Series. Every (tenant, device, metric) that readings come from gets a small integer dsid and
+-- every (tenant, subject, metric) they are filed under an ssid, so that readings is keyed by
+-- integers instead of strings and its rows stay short. Series rows are never updated or
+-- deleted, so an id, once committed, names the same series for good (the Store caches them).
+-- unit is the unit of the device series' first reading: a reading in that unit stores NULL.
+CREATE TABLE device_series (
+	dsid   INTEGER PRIMARY KEY,
+	tenant TEXT NOT NULL,
+	device TEXT NOT NULL,
+	metric TEXT NOT NULL,
+	unit   TEXT NOT NULL,
+	UNIQUE (tenant, device, metric)
+) STRICT;
+
+CREATE TABLE subject_series (
+	ssid    INTEGER PRIMARY KEY,
+	tenant  TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	metric  TEXT NOT NULL,
+	UNIQUE (tenant, subject, metric)
+) STRICT;
+
+-- Which device series have had readings filed under which subject series: a subject's series
+-- is read as the rows with its ssid in each of its device series. Usually one device series
+-- per subject series; more when devices were swapped or re-bound.
+CREATE TABLE series_links (
+	ssid INTEGER NOT NULL,
+	dsid INTEGER NOT NULL,
+	PRIMARY KEY (ssid, dsid)
+) STRICT, WITHOUT ROWID;
+
+-- Readings, in one b-tree keyed by (dsid, measured) and so clustered by device series and time:
+-- an insert appends to its series' pages and a range or bucket query reads contiguous pages.
+-- Idempotency: the reading ID is a hash of (tenant, device, metric, measured) and dsid stands
+-- for exactly (tenant, device, metric), so the primary key is the same constraint as a unique
+-- key on the ID, whatever the subject (InsertReadings checks that each ID matches its fields).
+-- dsid and ssid carry no REFERENCES: InsertReadings takes them from the series tables in the
+-- same transaction, and a foreign-key check would cost two lookups per row.
 CREATE TABLE readings (
-	tenant   TEXT NOT NULL,
-	subject  TEXT NOT NULL,
-	metric   TEXT NOT NULL,
+	dsid     INTEGER NOT NULL, -- device_series
 	measured INTEGER NOT NULL,
-	device   TEXT NOT NULL,
-	id       BLOB NOT NULL CHECK (length(id) = 16),
+	ssid     INTEGER NOT NULL, -- subject_series
 	kind     INTEGER NOT NULL,
 	value    REAL NOT NULL,
-	text     TEXT NOT NULL,
-	unit     TEXT NOT NULL,
-	received INTEGER NOT NULL,
-	sum      REAL, -- NULL when the reading carries no SenML sum
+	text     TEXT,             -- NULL for ''
+	unit     TEXT,             -- NULL for the unit of the device series
+	lag      INTEGER NOT NULL, -- received - measured (wrapping): a few bytes, where received takes 8
+	sum      REAL,             -- NULL when the reading carries no SenML sum
 	flags    INTEGER NOT NULL,
-	PRIMARY KEY (tenant, subject, metric, measured, device)
+	PRIMARY KEY (dsid, measured)
 ) STRICT, WITHOUT ROWID;
-CREATE UNIQUE INDEX readings_reading ON readings (tenant, device, metric, measured);
 
 -- The newest reading per (tenant, subject, metric), kept by InsertReadings.
 CREATE TABLE latest (

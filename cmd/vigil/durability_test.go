@@ -168,9 +168,9 @@ func TestAckAfterFsync(t *testing.T) {
 	// For each marked request: after its read, we must see an fsync of a JetStream message
 	// block of the READINGS stream before the 202 is written.
 	// (Go's server may read the request's first byte separately, so match from "ingest".)
-	reqRE := regexp.MustCompile(`(?:read|recvfrom)\(\d+<([^>]*)>, ".*/api/v1/ingest\?trace=(mark\d+)`)
+	reqRE := regexp.MustCompile(`(?:read|recvfrom)\(\d+<([^>]*)>,\s*".*/api/v1/ingest\?trace=(mark\d+)`)
 	syncRE := regexp.MustCompile(`(fsync|fdatasync)\(\d+<[^>]*/nats/jetstream/[^>]*READINGS/msgs/[^>]*>\)\s+=\s+0`)
-	ackRE := regexp.MustCompile(`(?:write|writev|sendto|sendmsg)\(\d+<([^>]*)>, .*HTTP/1\.1 202 Accepted`)
+	ackRE := regexp.MustCompile(`(?:write|writev|sendto|sendmsg)\(\d+<([^>]*)>,\s*.*HTTP/1\.1 202 Accepted`)
 	var current, conn string
 	synced := false
 	checked := map[string]bool{}

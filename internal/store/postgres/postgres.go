@@ -15,11 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,19 +77,19 @@ func (s *Store) Ping(ctx context.Context) error {
 // Migrate applies the embedded migrations not yet recorded in schema_migrations, each in its
 // own transaction under an advisory lock on the schema, so concurrent starts apply each once.
 func (s *Store) Migrate(ctx context.Context) error {
-	steps, err := migrationSteps(migrations)
+	steps, err := store.Migrations(migrations)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	for _, m := range steps {
 		if err := s.applyMigration(ctx, m); err != nil {
-			return fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+			return fmt.Errorf("postgres: migrate %s: %w", m.Name, err)
 		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, m migration) error {
+func (s *Store) applyMigration(ctx context.Context, m store.Migration) error {
 	applied := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('vigil.migrate.' || current_schema()))"); err != nil {
@@ -107,17 +103,17 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", m.version).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", m.Version).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)",
-			m.version, m.name, time.Now().UnixNano()); err != nil {
+			m.Version, m.Name, time.Now().UnixNano()); err != nil {
 			return err
 		}
 		applied = true
@@ -127,44 +123,9 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 		return err
 	}
 	if applied {
-		s.log.Info("applied schema migration", "backend", "postgres", "version", m.version, "name", m.name)
+		s.log.Info("applied schema migration", "backend", "postgres", "version", m.Version, "name", m.Name)
 	}
 	return nil
-}
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrationSteps reads migrations/NNNN_name.sql in version order.
-func migrationSteps(fsys embed.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %s: name must start with a positive number and '_'", n)
-		}
-		b, err := fsys.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
-		}
-	}
-	return out, nil
 }
 
 // constraint classifies a constraint violation: store.ErrConflict for a unique key,

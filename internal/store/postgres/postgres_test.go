@@ -132,7 +132,7 @@ func TestMigrateConcurrent(t *testing.T) {
 	if err := a.pool.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	steps, _ := migrationSteps(migrations)
+	steps, _ := store.Migrations(migrations)
 	if n != len(steps) {
 		t.Fatalf("schema_migrations has %d rows, want %d", n, len(steps))
 	}

@@ -76,7 +76,7 @@ func TestMigrationsRecorded(t *testing.T) {
 			t.Fatalf("Migrate: %v", err)
 		}
 	}
-	steps, err := migrationSteps(migrations)
+	steps, err := store.Migrations(migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +84,8 @@ func TestMigrationsRecorded(t *testing.T) {
 	if err := s.r.QueryRowContext(t.Context(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(steps) || maxV != steps[len(steps)-1].version {
-		t.Fatalf("schema_migrations has %d rows up to version %d, want %d up to %d", n, maxV, len(steps), steps[len(steps)-1].version)
+	if n != len(steps) || maxV != steps[len(steps)-1].Version {
+		t.Fatalf("schema_migrations has %d rows up to version %d, want %d up to %d", n, maxV, len(steps), steps[len(steps)-1].Version)
 	}
 }
 

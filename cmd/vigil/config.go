@@ -28,6 +28,9 @@ type Config struct {
 	Retention      time.Duration
 	LogLevel       string
 	AdminPassword  string // VIGIL_ADMIN_PASSWORD only, never a flag (it would show in ps)
+	MQTTAddr       string // plain MQTT (loopback only); "" disables
+	MQTTTLSAddr    string // MQTT over TLS; "" disables
+	MQTTWSAddr     string // MQTT over WebSocket (wss unless loopback); "" disables
 }
 
 func defaults() Config {
@@ -40,6 +43,7 @@ func defaults() Config {
 		StreamReplicas: 1,
 		Retention:      7 * 24 * time.Hour,
 		LogLevel:       "info",
+		MQTTAddr:       "127.0.0.1:1884", // 1883 is often taken by a local Mosquitto
 	}
 }
 
@@ -86,6 +90,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	str(&c.DatabaseURL, envFlag{"database-url", "VIGIL_DATABASE_URL", "PostgreSQL URL (default: SQLite in DATA/vigil.db)"})
 	str(&c.TLSCert, envFlag{"tls-cert", "VIGIL_TLS_CERT", "TLS certificate file (PEM)"})
 	str(&c.TLSKey, envFlag{"tls-key", "VIGIL_TLS_KEY", "TLS private key file (PEM)"})
+	str(&c.MQTTAddr, envFlag{"mqtt", "VIGIL_MQTT", "plain MQTT listen address, loopback only (\"\" disables)"})
+	str(&c.MQTTTLSAddr, envFlag{"mqtt-tls", "VIGIL_MQTT_TLS", "MQTT over TLS listen address (--tls-cert/--tls-key, else self-signed)"})
+	str(&c.MQTTWSAddr, envFlag{"mqtt-ws", "VIGIL_MQTT_WS", "MQTT over WebSocket listen address (TLS unless loopback)"})
 	str(&c.LogLevel, envFlag{"log-level", "VIGIL_LOG_LEVEL", "debug, info, warn or error"})
 	num(&c.Partitions, envFlag{"partitions", "VIGIL_PARTITIONS", "log partitions per tenant"})
 	num(&c.StreamReplicas, envFlag{"stream-replicas", "VIGIL_STREAM_REPLICAS", "JetStream replicas (3 on a cluster)"})
@@ -120,6 +127,7 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))
 	}
+	errs = append(errs, c.validateMQTT())
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}

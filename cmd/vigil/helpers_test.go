@@ -92,6 +92,7 @@ func startVigil(t *testing.T, dataDir string, wrap []string, extra ...string) *p
 	addr := freePort(t)
 	args := append([]string{}, wrap...)
 	args = append(args, vigilBinary(t), "serve", "--data", dataDir, "--http", addr)
+	args = append(args, "--mqtt", "") // no fixed port shared between tests; extra may set --mqtt
 	args = append(args, extra...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "VIGIL_ADMIN_PASSWORD="+adminPassword)

@@ -69,6 +69,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	broker, err := newBroker(cfg, st, authn, pipe, reg, log)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		Store:  st,
 		Auth:   authn,
@@ -128,6 +132,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	if broker != nil {
+		g.Go(func() error { return broker.Run(gctx) })
+	}
 	if cfg.Demo {
 		g.Go(func() error {
 			if err := runDemo(gctx, cfg, st, trail, selfURL, tlsCfg, stdout, log); err != nil && gctx.Err() == nil {

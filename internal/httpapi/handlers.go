@@ -408,7 +408,11 @@ type deviceJSON struct {
 	Revoked  bool       `json:"revoked"`
 	Created  time.Time  `json:"created"`
 	LastSeen *time.Time `json:"last_seen"`
-	Secret   string     `json:"secret,omitempty"` // only when created or rotated
+	// MQTT connectivity: whether a connection is open, and the latest connect and disconnect.
+	Connected      bool       `json:"connected"`
+	ConnectedAt    *time.Time `json:"connected_at,omitempty"`
+	DisconnectedAt *time.Time `json:"disconnected_at,omitempty"`
+	Secret         string     `json:"secret,omitempty"` // only when created or rotated
 }
 
 func deviceOut(d store.Device) deviceJSON {
@@ -417,6 +421,15 @@ func deviceOut(d store.Device) deviceJSON {
 	if !d.LastSeen.IsZero() {
 		t := d.LastSeen
 		out.LastSeen = &t
+	}
+	out.Connected = d.Connected
+	if !d.ConnectedAt.IsZero() {
+		t := d.ConnectedAt
+		out.ConnectedAt = &t
+	}
+	if !d.DisconnectedAt.IsZero() {
+		t := d.DisconnectedAt
+		out.DisconnectedAt = &t
 	}
 	return out
 }

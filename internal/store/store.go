@@ -104,7 +104,12 @@ type Device struct {
 	SecretHash string // hex SHA-256 of the device secret (256 random bits; see internal/auth)
 	Revoked    bool
 	Created    time.Time
-	LastSeen   time.Time // received time of the newest stored reading; zero if none
+	LastSeen   time.Time // received time of the newest stored reading, or of the latest MQTT connect or disconnect; zero if none
+
+	// Connectivity on the embedded MQTT broker (SetDeviceConnection).
+	Connected      bool      // an MQTT connection of the device is open
+	ConnectedAt    time.Time // the latest connect; zero if never
+	DisconnectedAt time.Time // the latest disconnect (clean, lost, or will sent); zero if never
 }
 
 // Point is one stored reading as the API returns it.
@@ -190,6 +195,10 @@ type Store interface {
 	Devices(ctx context.Context, tenant string) ([]Device, error)
 	// UpdateDevice replaces model, serial, kind, subject, secret hash and revoked.
 	UpdateDevice(ctx context.Context, d Device) error
+	// SetDeviceConnection records that device id of tenant connected (connected true: sets
+	// Connected and ConnectedAt) or disconnected (sets DisconnectedAt, clears Connected) at at,
+	// and raises LastSeen to at if it is later; ErrNotFound if there is no such device there.
+	SetDeviceConnection(ctx context.Context, tenant, id string, connected bool, at time.Time) error
 
 	// InsertReadings stores readings that are not stored yet (by ID) in one transaction, keeps
 	// each subject's latest value per metric and each device's last-seen time, and returns how

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -192,7 +193,7 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 	return nil
 }
 
-const deviceCols = "tenant, id, model, serial, kind, subject, secret_hash, revoked, created, last_seen"
+const deviceCols = "tenant, id, model, serial, kind, subject, secret_hash, revoked, created, last_seen, connected, connected_at, disconnected_at"
 
 // Device returns device id of tenant; store.ErrNotFound if none there.
 func (s *Store) Device(ctx context.Context, tenant, id string) (store.Device, error) {
@@ -237,6 +238,20 @@ func (s *Store) UpdateDevice(ctx context.Context, d store.Device) error {
 	return oneRow(tag, "postgres: update device "+d.ID+" in tenant "+d.Tenant)
 }
 
+// SetDeviceConnection records a connect (connected) or disconnect of device id in tenant at at
+// and raises its last-seen time; store.ErrNotFound if there is no such device there.
+func (s *Store) SetDeviceConnection(ctx context.Context, tenant, id string, connected bool, at time.Time) error {
+	q := `UPDATE devices SET connected = false, disconnected_at = $1, last_seen = greatest(last_seen, $1) WHERE tenant = $2 AND id = $3`
+	if connected {
+		q = `UPDATE devices SET connected = true, connected_at = $1, last_seen = greatest(last_seen, $1) WHERE tenant = $2 AND id = $3`
+	}
+	tag, err := s.pool.Exec(ctx, q, nanos(at), tenant, id)
+	if err != nil {
+		return fmt.Errorf("postgres: set connection of device %s in tenant %s: %w", id, tenant, err)
+	}
+	return oneRow(tag, "postgres: set connection of device "+id+" in tenant "+tenant)
+}
+
 func scanTenant(r pgx.Row) (store.Tenant, error) {
 	var t store.Tenant
 	var created int64
@@ -263,10 +278,12 @@ func scanUser(r pgx.Row) (store.User, error) {
 
 func scanDevice(r pgx.Row) (store.Device, error) {
 	var d store.Device
-	var created, seen int64
-	if err := r.Scan(&d.Tenant, &d.ID, &d.Model, &d.Serial, &d.Kind, &d.Subject, &d.SecretHash, &d.Revoked, &created, &seen); err != nil {
+	var created, seen, connAt, discAt int64
+	if err := r.Scan(&d.Tenant, &d.ID, &d.Model, &d.Serial, &d.Kind, &d.Subject, &d.SecretHash, &d.Revoked, &created, &seen,
+		&d.Connected, &connAt, &discAt); err != nil {
 		return store.Device{}, err
 	}
 	d.Created, d.LastSeen = fromNanos(created), fromNanos(seen)
+	d.ConnectedAt, d.DisconnectedAt = fromNanos(connAt), fromNanos(discAt)
 	return d, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vigil-iomt/vigil/internal/store"
 )
@@ -212,7 +213,7 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 	return nil
 }
 
-const deviceCols = "tenant, id, model, serial, kind, subject, secret_hash, revoked, created, last_seen"
+const deviceCols = "tenant, id, model, serial, kind, subject, secret_hash, revoked, created, last_seen, connected, connected_at, disconnected_at"
 
 // Device returns device id of tenant; store.ErrNotFound if none there.
 func (s *Store) Device(ctx context.Context, tenant, id string) (store.Device, error) {
@@ -265,6 +266,20 @@ func (s *Store) UpdateDevice(ctx context.Context, d store.Device) error {
 	return oneRow(res, "sqlite: update device "+d.ID+" in tenant "+d.Tenant)
 }
 
+// SetDeviceConnection records a connect (connected) or disconnect of device id in tenant at at
+// and raises its last-seen time; store.ErrNotFound if there is no such device there.
+func (s *Store) SetDeviceConnection(ctx context.Context, tenant, id string, connected bool, at time.Time) error {
+	q := `UPDATE devices SET connected = 0, disconnected_at = ?1, last_seen = max(last_seen, ?1) WHERE tenant = ?2 AND id = ?3`
+	if connected {
+		q = `UPDATE devices SET connected = 1, connected_at = ?1, last_seen = max(last_seen, ?1) WHERE tenant = ?2 AND id = ?3`
+	}
+	res, err := s.w.ExecContext(ctx, q, nanos(at), tenant, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: set connection of device %s in tenant %s: %w", id, tenant, err)
+	}
+	return oneRow(res, "sqlite: set connection of device "+id+" in tenant "+tenant)
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanTenant(sc scanner) (store.Tenant, error) {
@@ -296,12 +311,14 @@ func scanUser(sc scanner) (store.User, error) {
 
 func scanDevice(sc scanner) (store.Device, error) {
 	var d store.Device
-	var revoked int
-	var created, seen int64
-	if err := sc.Scan(&d.Tenant, &d.ID, &d.Model, &d.Serial, &d.Kind, &d.Subject, &d.SecretHash, &revoked, &created, &seen); err != nil {
+	var revoked, connected int
+	var created, seen, connAt, discAt int64
+	if err := sc.Scan(&d.Tenant, &d.ID, &d.Model, &d.Serial, &d.Kind, &d.Subject, &d.SecretHash, &revoked, &created, &seen,
+		&connected, &connAt, &discAt); err != nil {
 		return store.Device{}, err
 	}
 	d.Revoked, d.Created, d.LastSeen = revoked != 0, fromNanos(created), fromNanos(seen)
+	d.Connected, d.ConnectedAt, d.DisconnectedAt = connected != 0, fromNanos(connAt), fromNanos(discAt)
 	return d, nil
 }
 

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Open) {
 		{"Users", testUsers},
 		{"Tokens", testTokens},
 		{"Devices", testDevices},
+		{"DeviceConnection", testDeviceConnection},
 		{"InsertReadingsIdempotent", testInsertIdempotent},
 		{"Readings", testReadings},
 		{"Buckets", testBuckets},
@@ -351,6 +352,43 @@ func testDevices(t *testing.T, s store.Store) {
 	if got, _ := s.Device(ctx, "acme", "bed4-mon"); got.Model != "MX40" {
 		t.Fatalf("UpdateDevice across tenants changed the model to %s", got.Model)
 	}
+}
+
+func testDeviceConnection(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	addTenant(t, s, "acme")
+	addTenant(t, s, "globex")
+	addDevice(t, s, "acme", "bed4-mon", "P-1")
+	up, down := t0.Add(time.Minute), t0.Add(2*time.Minute)
+
+	mustNoErr(t, "SetDeviceConnection(connected)", s.SetDeviceConnection(ctx, "acme", "bed4-mon", true, up))
+	got, err := s.Device(ctx, "acme", "bed4-mon")
+	mustNoErr(t, "Device", err)
+	if !got.Connected || !got.ConnectedAt.Equal(up) || !got.DisconnectedAt.IsZero() || !got.LastSeen.Equal(up) {
+		t.Fatalf("after connect: Connected %v, ConnectedAt %v, DisconnectedAt %v, LastSeen %v; want true, %v, zero, %v",
+			got.Connected, got.ConnectedAt, got.DisconnectedAt, got.LastSeen, up, up)
+	}
+	mustNoErr(t, "SetDeviceConnection(disconnected)", s.SetDeviceConnection(ctx, "acme", "bed4-mon", false, down))
+	got, _ = s.Device(ctx, "acme", "bed4-mon")
+	if got.Connected || !got.ConnectedAt.Equal(up) || !got.DisconnectedAt.Equal(down) || !got.LastSeen.Equal(down) {
+		t.Fatalf("after disconnect: Connected %v, ConnectedAt %v, DisconnectedAt %v, LastSeen %v; want false, %v, %v, %v",
+			got.Connected, got.ConnectedAt, got.DisconnectedAt, got.LastSeen, up, down, down)
+	}
+	// A reading received later than the disconnect moves LastSeen; an older connect event does not move it back.
+	r := rd("acme", "bed4-mon", "P-1", "MDC_PULS_OXIM_SAT_O2", 5*time.Minute, 97)
+	insert(t, s, r)
+	mustNoErr(t, "SetDeviceConnection(old connect)", s.SetDeviceConnection(ctx, "acme", "bed4-mon", true, up))
+	got, _ = s.Device(ctx, "acme", "bed4-mon")
+	if !got.Connected || !got.LastSeen.Equal(r.Received) {
+		t.Fatalf("after a reading received %v and a connect at %v: Connected %v, LastSeen %v; want true, %v",
+			r.Received, up, got.Connected, got.LastSeen, r.Received)
+	}
+
+	wantErr(t, "SetDeviceConnection across tenants", s.SetDeviceConnection(ctx, "globex", "bed4-mon", false, down), store.ErrNotFound)
+	if got, _ := s.Device(ctx, "acme", "bed4-mon"); !got.Connected {
+		t.Fatal("SetDeviceConnection in another tenant disconnected the device")
+	}
+	wantErr(t, "SetDeviceConnection(unknown)", s.SetDeviceConnection(ctx, "acme", "nope", true, up), store.ErrNotFound)
 }
 
 func testInsertIdempotent(t *testing.T, s store.Store) {

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt3 "github.com/eclipse/paho.mqtt.golang"
+)
+
+// TestMQTTKill9KeepsAcknowledgedReadings: real MQTT clients (paho 3.1.1 with persistent
+// sessions, and mosquitto_pub) publish QoS 1 packs to the real binary, which is SIGKILLed
+// mid-stream and restarted on the same data directory and MQTT port. The paho clients reconnect
+// and resend what was not acknowledged; every PUBACKed reading must then be stored exactly once.
+func TestMQTTKill9KeepsAcknowledgedReadings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the real binary")
+	}
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Fatal("mosquitto_pub not installed (apt-get install mosquitto-clients; .ci/run does)")
+	}
+	dir := t.TempDir()
+	mqttAddr := freePort(t)
+	p := startVigil(t, dir, nil, "--mqtt", mqttAddr)
+	admin := loginAdmin(t, p.url)
+	tenant, devs := setupTenant(t, admin, "MQTT Kill Nine", 7, "monitor")
+	pahoDevs, mosqDev := devs[:6], devs[6]
+
+	const perPack = 20
+	type ack struct {
+		subject string
+		t0      time.Time
+	}
+	var (
+		mu    sync.Mutex
+		acked []ack
+		wg    sync.WaitGroup
+	)
+	record := func(i int, t0 time.Time) {
+		mu.Lock()
+		acked = append(acked, ack{fmt.Sprintf("%s-subj-%03d", tenant, i), t0})
+		mu.Unlock()
+	}
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	stop := make(chan struct{})
+	for i, d := range pahoDevs {
+		opts := mqtt3.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID(d.id).
+			SetUsername(d.id).SetPassword(d.secret).SetProtocolVersion(4).
+			SetCleanSession(false). // persistent session: in-flight messages are resent on reconnect
+			SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+			SetMaxReconnectInterval(200 * time.Millisecond).SetStore(mqtt3.NewMemoryStore())
+		c := mqtt3.NewClient(opts)
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect %s: %v", d.id, tok.Error())
+		}
+		t.Cleanup(func() { c.Disconnect(100) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := base.Add(time.Duration(k*perPack) * time.Millisecond)
+				tok := c.Publish("vigil/v1/"+d.id+"/senml", 1, false, hrPack(d.id, t0, perPack, 60))
+				// Across the kill this waits for the reconnect and the resend's PUBACK.
+				if !tok.WaitTimeout(90 * time.Second) {
+					t.Errorf("%s: pack %d never acknowledged", d.id, k)
+					return
+				}
+				if tok.Error() != nil {
+					t.Errorf("%s: pack %d: %v", d.id, k, tok.Error())
+					return
+				}
+				record(i, t0)
+			}
+		}()
+	}
+	// mosquitto_pub: one process per pack; exit status 0 means its PUBACK arrived.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := base.Add(time.Duration(k*perPack) * time.Millisecond)
+			host, port, _ := strings.Cut(mqttAddr, ":")
+			cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-V", "mqttv311", "-q", "1",
+				"-i", mosqDev.id, "-u", mosqDev.id, "-P", mosqDev.secret,
+				"-t", "vigil/v1/"+mosqDev.id+"/senml", "-m", string(hrPack(mosqDev.id, t0, perPack, 60)))
+			if cmd.Run() == nil {
+				record(6, t0)
+			}
+		}
+	}()
+
+	time.Sleep(2 * time.Second)
+	p.kill(t) // SIGKILL mid-stream
+	mu.Lock()
+	atKill := len(acked)
+	mu.Unlock()
+	p2 := startVigil(t, dir, nil, "--mqtt", mqttAddr) // same data and port: the clients reconnect
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	n := len(acked)
+	mu.Unlock()
+	if atKill < 20 {
+		t.Fatalf("only %d packs acknowledged before the kill; the test needs traffic", atKill)
+	}
+	t.Logf("%d packs acknowledged before SIGKILL, %d in all", atKill, n)
+
+	admin2 := loginAdmin(t, p2.url)
+	want := map[string]map[int64]bool{} // subject → measured ms
+	for _, a := range acked {
+		if want[a.subject] == nil {
+			want[a.subject] = map[int64]bool{}
+		}
+		for j := range perPack {
+			want[a.subject][a.t0.Add(time.Duration(j)*time.Millisecond).UnixMilli()] = true
+		}
+	}
+	if len(want) != 7 {
+		t.Fatalf("acknowledged packs from %d devices, want 7 (6 paho, 1 mosquitto_pub)", len(want))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing := 0
+		for subj, times := range want {
+			var out struct {
+				Points []struct {
+					T time.Time `json:"t"`
+				} `json:"points"`
+			}
+			q := fmt.Sprintf("/api/v1/tenants/%s/subjects/%s/readings?metric=hr&from=%s&to=%s&limit=100000",
+				tenant, subj, base.Add(-time.Minute).Format(time.RFC3339), base.Add(time.Hour).Format(time.RFC3339))
+			admin2.must("GET", q, nil, 200, &out)
+			seen := map[int64]int{}
+			for _, pt := range out.Points {
+				seen[pt.T.Round(time.Millisecond).UnixMilli()]++
+			}
+			for ms, c := range seen {
+				if c > 1 {
+					t.Fatalf("subject %s: reading at %d stored %d times", subj, ms, c)
+				}
+			}
+			for ms := range times {
+				if seen[ms] == 0 {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledged readings missing after restart", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestMosquittoClients uses mosquitto_pub and mosquitto_sub against the embedded broker over
+// TCP and TLS (the self-signed certificate Vigil makes, given to the clients as their CA): a
+// device publishes a pack, a user of the tenant subscribes with an API token and sees the
+// device's connectivity, and a device cannot publish as another device.
+func TestMosquittoClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	for _, tool := range []string{"mosquitto_pub", "mosquitto_sub"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (apt-get install mosquitto-clients; .ci/run does)", tool)
+		}
+	}
+	dir := t.TempDir()
+	tcpAddr, tlsAddr := freePort(t), freePort(t)
+	p := startVigil(t, dir, nil, "--mqtt", tcpAddr, "--mqtt-tls", tlsAddr)
+	admin := loginAdmin(t, p.url)
+	tenant, devs := setupTenant(t, admin, "Mosquitto", 2, "monitor")
+	admin.must("POST", "/api/v1/tenants/"+tenant+"/users", map[string]string{
+		"username": "nurse-" + tenant, "password": "a long enough password", "role": "nurse"}, 201, nil)
+	nurse := &api{t: t, base: p.url}
+	var login struct {
+		Token string `json:"token"`
+	}
+	nurse.must("POST", "/api/v1/login", map[string]string{"username": "nurse-" + tenant, "password": "a long enough password"}, 200, &login)
+	nurse.token = login.Token
+	var tok struct {
+		Token string `json:"token"`
+	}
+	nurse.must("POST", "/api/v1/tokens", nil, 201, &tok)
+	caFile := filepath.Join(dir, "tls", "self-signed.crt")
+
+	for _, tr := range []struct {
+		name string
+		addr string
+		tls  []string
+	}{
+		{"tcp", tcpAddr, nil},
+		{"tls", tlsAddr, []string{"--cafile", caFile}},
+	} {
+		t.Run(tr.name, func(t *testing.T) {
+			host, port, _ := strings.Cut(tr.addr, ":")
+			conn := append([]string{"-h", host, "-p", port}, tr.tls...)
+			d := devs[0]
+			base := time.Now().Add(-time.Minute).Truncate(time.Second)
+			if tr.name == "tls" {
+				base = base.Add(-time.Minute)
+			}
+			args := append(append([]string{}, conn...), "-q", "1", "-i", d.id, "-u", d.id, "-P", d.secret,
+				"-t", "vigil/v1/"+d.id+"/senml", "-m", string(hrPack(d.id, base, 5, 70)))
+			if out, err := exec.Command("mosquitto_pub", args...).CombinedOutput(); err != nil {
+				t.Fatalf("mosquitto_pub %v: %v\n%s", args, err, out)
+			}
+			var out struct {
+				Points []struct {
+					V float64 `json:"v"`
+				} `json:"points"`
+			}
+			q := fmt.Sprintf("/api/v1/tenants/%s/subjects/%s-subj-000/readings?metric=hr&from=%s&to=%s",
+				tenant, tenant, base.Format(time.RFC3339), base.Add(time.Second).Format(time.RFC3339))
+			deadline := time.Now().Add(30 * time.Second)
+			for len(out.Points) != 5 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+				admin.must("GET", q, nil, 200, &out)
+			}
+			if len(out.Points) != 5 {
+				t.Fatalf("stored %d readings of the pack, want 5", len(out.Points))
+			}
+
+			// The user sees the (retained) connectivity of the tenant's devices, and nothing else.
+			sub := append(append([]string{}, conn...), "-V", "mqttv5", "-i", "user:nurse-"+tenant+":"+tr.name,
+				"-u", "nurse-"+tenant, "-P", tok.Token, "-t", "vigil/v1/t/"+tenant+"/devices/"+d.id+"/connectivity",
+				"-C", "1", "-W", "20", "-v")
+			msg, err := exec.Command("mosquitto_sub", sub...).CombinedOutput()
+			if err != nil || !strings.Contains(string(msg), `"device":"`+d.id+`"`) {
+				t.Fatalf("mosquitto_sub %v: %v\n%s", sub, err, msg)
+			}
+
+			// Publishing as another device is refused: MQTT 5 gets PUBACK 0x87 with a reason,
+			// which mosquitto_pub prints as a warning (its exit status stays 0).
+			other := append(append([]string{}, conn...), "-V", "mqttv5", "-q", "1", "-i", d.id, "-u", d.id, "-P", d.secret,
+				"-t", "vigil/v1/"+devs[1].id+"/senml", "-m", string(hrPack(devs[1].id, base, 1, 70)))
+			if out, _ := exec.Command("mosquitto_pub", other...).CombinedOutput(); !strings.Contains(string(out), "Not authorized") ||
+				!strings.Contains(string(out), "a device publishes only under vigil/v1/"+d.id+"/") {
+				t.Fatalf("mosquitto_pub as %s to %s's topic: want PUBACK 0x87 with a reason, got:\n%s", d.id, devs[1].id, out)
+			}
+			// A wrong secret is refused at CONNECT.
+			bad := append(append([]string{}, conn...), "-q", "1", "-i", d.id, "-u", d.id, "-P", "wrong",
+				"-t", "vigil/v1/"+d.id+"/senml", "-m", "[]")
+			if out, err := exec.Command("mosquitto_pub", bad...).CombinedOutput(); err == nil {
+				t.Fatalf("mosquitto_pub with a wrong secret succeeded:\n%s", out)
+			}
+		})
+	}
+}

@@ -43,7 +43,6 @@ func defaults() Config {
 		StreamReplicas: 1,
 		Retention:      7 * 24 * time.Hour,
 		LogLevel:       "info",
-		MQTTAddr:       "127.0.0.1:1884", // 1883 is often taken by a local Mosquitto
 	}
 }
 
@@ -90,7 +89,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	str(&c.DatabaseURL, envFlag{"database-url", "VIGIL_DATABASE_URL", "PostgreSQL URL (default: SQLite in DATA/vigil.db)"})
 	str(&c.TLSCert, envFlag{"tls-cert", "VIGIL_TLS_CERT", "TLS certificate file (PEM)"})
 	str(&c.TLSKey, envFlag{"tls-key", "VIGIL_TLS_KEY", "TLS private key file (PEM)"})
-	str(&c.MQTTAddr, envFlag{"mqtt", "VIGIL_MQTT", "plain MQTT listen address, loopback only (\"\" disables)"})
+	str(&c.MQTTAddr, envFlag{"mqtt", "VIGIL_MQTT", "plain MQTT listen address, loopback only, e.g. 127.0.0.1:1884 (default: off)"})
 	str(&c.MQTTTLSAddr, envFlag{"mqtt-tls", "VIGIL_MQTT_TLS", "MQTT over TLS listen address (--tls-cert/--tls-key, else self-signed)"})
 	str(&c.MQTTWSAddr, envFlag{"mqtt-ws", "VIGIL_MQTT_WS", "MQTT over WebSocket listen address (TLS unless loopback)"})
 	str(&c.LogLevel, envFlag{"log-level", "VIGIL_LOG_LEVEL", "debug, info, warn or error"})

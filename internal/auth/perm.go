@@ -14,23 +14,30 @@ const (
 	PermReadingsRead   Permission = "readings.read"
 	PermAuditRead      Permission = "audit.read"
 	PermDevicesRead    Permission = "devices.read"
+	// Alarms: the coarse gate; the alarm package decides the fine rules (care-team capacity,
+	// alarm kind and state, spec alarms.md §6).
+	PermAlarmsRead   Permission = "alarms.read"   // list alarms and their history
+	PermAlarmsAct    Permission = "alarms.act"    // acknowledge, decline, escalate, pause
+	PermAlarmsManage Permission = "alarms.manage" // cancel alarms, escalation policies
 )
 
 // Permissions lists every permission, for tables and tests.
 var Permissions = []Permission{
 	PermTenantsManage, PermUsersManage, PermDevicesManage, PermSettingsManage,
 	PermReadingsRead, PermAuditRead, PermDevicesRead,
+	PermAlarmsRead, PermAlarmsAct, PermAlarmsManage,
 }
 
 // rolePerms says what each tenant role may do inside its own tenant. ProviderAdmin is not
 // listed: it may do everything, in every tenant (see Allowed).
 var rolePerms = map[store.Role][]Permission{
-	store.Admin:     {PermUsersManage, PermDevicesManage, PermSettingsManage, PermReadingsRead, PermAuditRead, PermDevicesRead},
-	store.Operator:  {PermDevicesManage, PermReadingsRead, PermDevicesRead},
+	store.Admin: {PermUsersManage, PermDevicesManage, PermSettingsManage, PermReadingsRead, PermAuditRead, PermDevicesRead,
+		PermAlarmsRead, PermAlarmsManage},
+	store.Operator:  {PermDevicesManage, PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct},
 	store.QA:        {PermReadingsRead, PermAuditRead, PermDevicesRead},
-	store.Clinician: {PermReadingsRead, PermDevicesRead},
-	store.Nurse:     {PermReadingsRead, PermDevicesRead},
-	store.Viewer:    {PermReadingsRead, PermDevicesRead},
+	store.Clinician: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct},
+	store.Nurse:     {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct},
+	store.Viewer:    {PermReadingsRead, PermDevicesRead, PermAlarmsRead},
 }
 
 // Allowed reports whether p may use perm in tenant. A provider admin (role ProviderAdmin in

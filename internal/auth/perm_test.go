@@ -11,33 +11,36 @@ import (
 // out by hand from the brief: tenants.manage provider-admin only; users.manage and
 // settings.manage admin; devices.manage admin and operator; audit.read admin and qa;
 // readings.read and devices.read every role; provider-admin everything in every tenant.
+// Alarms (alarms.md §6, coarse): alarms.read every clinical/ops role and viewer, not qa;
+// alarms.act nurse, clinician, operator (biomed acknowledges technical alarms); alarms.manage
+// admin.
 func TestAllowed(t *testing.T) {
 	const (
 		Y = true
 		N = false
 	)
 	// Columns: tenants.manage, users.manage, devices.manage, settings.manage, readings.read,
-	// audit.read, devices.read — the order of Permissions.
-	own := map[store.Role][7]bool{
-		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y},
-		store.Admin:         {N, Y, Y, Y, Y, Y, Y},
-		store.Operator:      {N, N, Y, N, Y, N, Y},
-		store.QA:            {N, N, N, N, Y, Y, Y},
-		store.Clinician:     {N, N, N, N, Y, N, Y},
-		store.Nurse:         {N, N, N, N, Y, N, Y},
-		store.Viewer:        {N, N, N, N, Y, N, Y},
+	// audit.read, devices.read, alarms.read, alarms.act, alarms.manage — the order of Permissions.
+	own := map[store.Role][10]bool{
+		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
+		store.Admin:         {N, Y, Y, Y, Y, Y, Y, Y, N, Y},
+		store.Operator:      {N, N, Y, N, Y, N, Y, Y, Y, N},
+		store.QA:            {N, N, N, N, Y, Y, Y, N, N, N},
+		store.Clinician:     {N, N, N, N, Y, N, Y, Y, Y, N},
+		store.Nurse:         {N, N, N, N, Y, N, Y, Y, Y, N},
+		store.Viewer:        {N, N, N, N, Y, N, Y, Y, N, N},
 	}
-	other := map[store.Role][7]bool{
-		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y},
-		store.Admin:         {N, N, N, N, N, N, N},
-		store.Operator:      {N, N, N, N, N, N, N},
-		store.QA:            {N, N, N, N, N, N, N},
-		store.Clinician:     {N, N, N, N, N, N, N},
-		store.Nurse:         {N, N, N, N, N, N, N},
-		store.Viewer:        {N, N, N, N, N, N, N},
+	other := map[store.Role][10]bool{
+		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
+		store.Admin:         {N, N, N, N, N, N, N, N, N, N},
+		store.Operator:      {N, N, N, N, N, N, N, N, N, N},
+		store.QA:            {N, N, N, N, N, N, N, N, N, N},
+		store.Clinician:     {N, N, N, N, N, N, N, N, N, N},
+		store.Nurse:         {N, N, N, N, N, N, N, N, N, N},
+		store.Viewer:        {N, N, N, N, N, N, N, N, N, N},
 	}
 	wantPerms := []Permission{"tenants.manage", "users.manage", "devices.manage", "settings.manage",
-		"readings.read", "audit.read", "devices.read"}
+		"readings.read", "audit.read", "devices.read", "alarms.read", "alarms.act", "alarms.manage"}
 	if fmt.Sprint(Permissions) != fmt.Sprint(wantPerms) {
 		t.Fatalf("Permissions = %v, want %v", Permissions, wantPerms)
 	}
@@ -59,8 +62,8 @@ func TestAllowed(t *testing.T) {
 			cases += 2
 		}
 	}
-	if cases != 7*7*2 {
-		t.Errorf("covered %d cases, want 98", cases)
+	if cases != 7*10*2 {
+		t.Errorf("covered %d cases, want 140", cases)
 	}
 }
 

@@ -1,0 +1,110 @@
+package alarm
+
+// Code is a stable upper-snake alarm code (spec §3.1), such as SPO2_LOW or NO_DATA.
+type Code string
+
+// Codes with defaults in spec §8 and §9 (and §7 for NEWS2).
+const (
+	HRHigh         Code = "HR_HIGH"
+	HRLow          Code = "HR_LOW"
+	HRExtremeHigh  Code = "HR_EXTREME_HIGH"
+	HRExtremeLow   Code = "HR_EXTREME_LOW"
+	SpO2Low        Code = "SPO2_LOW"
+	SpO2Desat      Code = "SPO2_DESAT"
+	SpO2High       Code = "SPO2_HIGH"
+	RRHigh         Code = "RR_HIGH"
+	RRLow          Code = "RR_LOW"
+	Apnea          Code = "APNEA"
+	NIBPSysHigh    Code = "NIBP_SYS_HIGH"
+	NIBPSysLow     Code = "NIBP_SYS_LOW"
+	NIBPDiaHigh    Code = "NIBP_DIA_HIGH"
+	NIBPDiaLow     Code = "NIBP_DIA_LOW"
+	NIBPMapHigh    Code = "NIBP_MAP_HIGH"
+	NIBPMapLow     Code = "NIBP_MAP_LOW"
+	TempHigh       Code = "TEMP_HIGH"
+	TempLow        Code = "TEMP_LOW"
+	ECGAsystole    Code = "ECG_ASYSTOLE"
+	ECGVFib        Code = "ECG_VFIB"
+	ECGVTach       Code = "ECG_VTACH"
+	ECGAFib        Code = "ECG_AFIB"
+	GlucoseLowL1   Code = "GLUCOSE_LOW_L1"
+	GlucoseLowL2   Code = "GLUCOSE_LOW_L2"
+	GlucoseHigh    Code = "GLUCOSE_HIGH"
+	NoData         Code = "NO_DATA"
+	SensorOff      Code = "SENSOR_OFF"
+	SignalQuality  Code = "SIGNAL_QUALITY_LOW"
+	BatteryLow     Code = "BATTERY_LOW"
+	BatteryCrit    Code = "BATTERY_CRITICAL"
+	ClockSkew      Code = "CLOCK_SKEW"
+	NoRecipient    Code = "NO_RECIPIENT"
+	NEWS2RedScore  Code = "NEWS2_RED_SCORE"
+	NEWS2Medium    Code = "NEWS2_MEDIUM"
+	NEWS2High      Code = "NEWS2_HIGH"
+	DeviceOffline  Code = "DEVICE_OFFLINE"
+	ImplausibleVal Code = "IMPLAUSIBLE_VALUE"
+)
+
+// CodeInfo is the catalogue entry of a code: its dedup group, kind, default priority and
+// whether it latches (spec §4.3, §8, §9, §11).
+type CodeInfo struct {
+	Group    string
+	Kind     Kind
+	Priority Priority
+	Latching bool
+}
+
+var catalogue = map[Code]CodeInfo{
+	HRHigh:         {"HR_HIGH_GROUP", Physiological, Medium, false},
+	HRExtremeHigh:  {"HR_HIGH_GROUP", Physiological, High, true},
+	HRLow:          {"HR_LOW_GROUP", Physiological, Medium, false},
+	HRExtremeLow:   {"HR_LOW_GROUP", Physiological, High, true},
+	SpO2Low:        {"SPO2_LOW_GROUP", Physiological, Medium, false},
+	SpO2Desat:      {"SPO2_LOW_GROUP", Physiological, High, true},
+	SpO2High:       {"SPO2_HIGH", Physiological, Low, false},
+	RRHigh:         {"RR_HIGH", Physiological, Medium, false},
+	RRLow:          {"RR_LOW", Physiological, Medium, false},
+	Apnea:          {"APNEA", Physiological, High, true},
+	NIBPSysHigh:    {"NIBP_SYS_HIGH", Physiological, Medium, false},
+	NIBPSysLow:     {"NIBP_SYS_LOW", Physiological, Medium, false},
+	NIBPDiaHigh:    {"NIBP_DIA_HIGH", Physiological, Low, false},
+	NIBPDiaLow:     {"NIBP_DIA_LOW", Physiological, Low, false},
+	NIBPMapHigh:    {"NIBP_MAP_HIGH", Physiological, Low, false},
+	NIBPMapLow:     {"NIBP_MAP_LOW", Physiological, Medium, false},
+	TempHigh:       {"TEMP_HIGH", Physiological, Low, false},
+	TempLow:        {"TEMP_LOW", Physiological, Low, false},
+	ECGAsystole:    {"ECG_ASYSTOLE", Physiological, High, true},
+	ECGVFib:        {"ECG_VFIB", Physiological, High, true},
+	ECGVTach:       {"ECG_VTACH", Physiological, High, true},
+	ECGAFib:        {"ECG_AFIB", Physiological, Low, false},
+	GlucoseLowL1:   {"GLUCOSE_LOW", Physiological, Medium, false},
+	GlucoseLowL2:   {"GLUCOSE_LOW", Physiological, High, false},
+	GlucoseHigh:    {"GLUCOSE_HIGH", Physiological, Low, false},
+	NoData:         {"NO_DATA", Technical, Medium, false},
+	SensorOff:      {"SENSOR_OFF", Technical, Medium, false},
+	SignalQuality:  {"SIGNAL_QUALITY_LOW", Technical, Low, false},
+	BatteryLow:     {"BATTERY", Technical, Low, false},
+	BatteryCrit:    {"BATTERY", Technical, Medium, false},
+	ClockSkew:      {"CLOCK_SKEW", Technical, Low, false},
+	NoRecipient:    {"NO_RECIPIENT", Technical, High, false},
+	DeviceOffline:  {"DEVICE_OFFLINE", Technical, Medium, false},
+	ImplausibleVal: {"IMPLAUSIBLE_VALUE", Technical, Low, false},
+	NEWS2RedScore:  {"NEWS2", Advisory, Medium, true},
+	NEWS2Medium:    {"NEWS2", Advisory, Medium, true},
+	NEWS2High:      {"NEWS2", Advisory, High, true},
+}
+
+// Info returns the catalogue entry of c. An unknown code is its own group, physiological,
+// LOW and non-latching; ok is false.
+func (c Code) Info() (info CodeInfo, ok bool) {
+	info, ok = catalogue[c]
+	if !ok {
+		return CodeInfo{Group: string(c), Kind: Physiological, Priority: Low}, false
+	}
+	return info, true
+}
+
+// Group returns c's dedup group (spec §11).
+func (c Code) Group() string {
+	info, _ := c.Info()
+	return info.Group
+}

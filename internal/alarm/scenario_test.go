@@ -1,0 +1,381 @@
+package alarm
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+var noon = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+
+// S1 — delay filters a transient.
+func TestS1DelayFiltersTransient(t *testing.T) {
+	h := newHarness(t, noon)
+	for i, v := range []float64{89, 88, 88, 89, 90} {
+		h.read(i, "spo2", v)
+	}
+	eq(t, "states", h.stateLog(), []string{"0 >PENDING", "4 PENDING>DISCARDED CLEARED_BEFORE_DELAY"})
+	eq(t, "notifications", h.noteLog(), nil)
+	if len(h.events) != 2 || h.events[0].Type != EvCreated || h.events[1].Type != EvStateChanged {
+		t.Errorf("audit = %v, want CREATED, STATE_CHANGED", h.events)
+	}
+}
+
+// S2 — MEDIUM alarm, escalation, acknowledgement, clear.
+func TestS2MediumEscalationAckClear(t *testing.T) {
+	h := newHarness(t, noon)
+	h.series(0, 199, "spo2", 88)
+	if err := h.do(200, Command{Action: ActAcknowledge, Actor: actor("C", CapChargeNurse)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	tr := h.onlyOpen()
+	if want := h.at(1100); !tr.ReAlarmAt.Equal(want) {
+		t.Errorf("re-alarm due %v, want %v", tr.ReAlarmAt, want)
+	}
+	h.series(200, 259, "spo2", 88)
+	h.series(260, 275, "spo2", 92)
+	eq(t, "states", h.stateLog(), []string{"0 >PENDING", "15 PENDING>ACTIVE", "200 ACTIVE>ACKNOWLEDGED", "270 ACKNOWLEDGED>RESOLVED"})
+	eq(t, "notifications", h.noteLog(), []string{
+		"15 ALERT A t0", "135 RENOTIFY A t0", "195 ALERT B t1", "195 ALERT C t1",
+		"200 ACCEPTED A t0", "200 ACCEPTED B t1",
+		"270 ENDED A t0", "270 ENDED B t1", "270 ENDED C t1",
+	})
+}
+
+func (c Command) withID(h *harness) Command {
+	h.t.Helper()
+	c.AlarmID = h.onlyOpen().Alarm.ID
+	return c
+}
+
+// S3 — HIGH desaturation, full escalation.
+func TestS3HighDesatFullEscalation(t *testing.T) {
+	h := newHarness(t, noon)
+	h.series(0, 139, "spo2", 79)
+	if err := h.do(140, Command{Action: ActAcknowledge, Actor: actor("D", CapRRT)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	h.series(140, 179, "spo2", 79)
+	h.series(180, 195, "spo2", 95)
+	eq(t, "states", h.stateLog(), []string{"0 >ACTIVE", "140 ACTIVE>ACKNOWLEDGED", "190 ACKNOWLEDGED>RESOLVED"})
+	eq(t, "notifications", h.noteLog(), []string{
+		"0 ALERT A t0", "0 ALERT B t0",
+		"30 RENOTIFY A t0", "30 RENOTIFY B t0",
+		"60 ALERT C t1", "60 RENOTIFY A t0", "60 RENOTIFY B t0",
+		"90 RENOTIFY A t0", "90 RENOTIFY B t0", "90 RENOTIFY C t1",
+		"120 ALERT D t2", "120 RENOTIFY A t0", "120 RENOTIFY B t0", "120 RENOTIFY C t1",
+		"140 ACCEPTED A t0", "140 ACCEPTED B t0", "140 ACCEPTED C t1",
+		"190 ENDED A t0", "190 ENDED B t0", "190 ENDED C t1", "190 ENDED D t2",
+	})
+}
+
+func vt(h *harness, st Status, sec int) {
+	h.cond(Condition{Tenant: "t1", Subject: "pat1", Device: "dev1", Metric: "ecg", Code: ECGVTach, Kind: Physiological,
+		Priority: High, Latching: true, Status: st, At: h.at(sec), Onset: h.at(sec)})
+}
+
+// S4 — latching arrhythmia.
+func TestS4LatchingArrhythmia(t *testing.T) {
+	h := newHarness(t, noon)
+	vt(h, StatusPresent, 0)
+	vt(h, StatusCleared, 8)
+	if err := h.do(40, Command{Action: ActAcknowledge, Actor: actor("A", CapAssignedNurse)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	h.until(h.at(600))
+	eq(t, "states", h.stateLog(), []string{"0 >ACTIVE", "8 ACTIVE>LATCHED", "40 LATCHED>RESOLVED", "40 LATCHED>RESOLVED"})
+	eq(t, "notifications", h.noteLog(), []string{"0 ALERT A t0", "0 ALERT B t0", "30 RENOTIFY A t0", "30 RENOTIFY B t0", "40 ACCEPTED B t0"})
+}
+
+// S5 — recurrence while latched.
+func TestS5RecurrenceWhileLatched(t *testing.T) {
+	h := newHarness(t, noon)
+	vt(h, StatusPresent, 0)
+	vt(h, StatusCleared, 8)
+	vt(h, StatusPresent, 35)
+	tr := h.onlyOpen()
+	if tr.Alarm.OccurrenceCount != 2 {
+		t.Errorf("occurrence_count = %d, want 2", tr.Alarm.OccurrenceCount)
+	}
+	vt(h, StatusCleared, 37)
+	h.until(h.at(60))
+	eq(t, "states", h.stateLog(), []string{"0 >ACTIVE", "8 ACTIVE>LATCHED", "35 LATCHED>ACTIVE", "37 ACTIVE>LATCHED"})
+	eq(t, "notifications", h.noteLog(), []string{"0 ALERT A t0", "0 ALERT B t0", "30 RENOTIFY A t0", "30 RENOTIFY B t0",
+		"60 ALERT C t1", "60 RENOTIFY A t0", "60 RENOTIFY B t0"})
+}
+
+// S6 — re-alarm after acknowledgement. Base 09:59:50.
+func TestS6ReAlarmAfterAck(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 9, 59, 50, 0, time.UTC))
+	h.series(0, 69, "hr", 130)
+	if err := h.do(70, Command{Action: ActAcknowledge, Actor: actor("A", CapAssignedNurse)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	h.series(70, 970, "hr", 130) // to 10:16:00
+	eq(t, "states", h.stateLog(), []string{"0 >PENDING", "10 PENDING>ACTIVE", "70 ACTIVE>ACKNOWLEDGED", "970 ACKNOWLEDGED>ACTIVE RE_ALARM"})
+	eq(t, "notifications", h.noteLog(), []string{"10 ALERT A t0", "970 ALERT A t0"})
+	a := h.onlyOpen().Alarm
+	if !a.AnnouncedAt.Equal(h.at(970)) || a.EscalationLevel != 0 {
+		t.Errorf("announced_at %v level %d, want 10:16:00 level 0", a.AnnouncedAt, a.EscalationLevel)
+	}
+}
+
+// S7 — priority escalation while acknowledged. Base 10:59:30.
+func TestS7PriorityEscalationWhileAcknowledged(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 10, 59, 30, 0, time.UTC))
+	h.series(0, 29, "spo2", 87)
+	if err := h.do(30, Command{Action: ActAcknowledge, Actor: actor("A", CapAssignedNurse)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	id := h.onlyOpen().Alarm.ID
+	h.series(30, 269, "spo2", 87)
+	h.notes = nil
+	h.series(270, 330, "spo2", 78) // 11:04:00 → 11:05:00
+	tr := h.onlyOpen()
+	if tr.Alarm.ID != id || tr.Alarm.Priority != High || tr.Alarm.State != Active || !tr.Alarm.Latching ||
+		!tr.Alarm.AnnouncedAt.Equal(h.at(270)) {
+		t.Errorf("alarm = %v %v %v latching %v announced %v, want same id, HIGH, ACTIVE, latching, 11:04:00",
+			tr.Alarm.ID == id, tr.Alarm.Priority, tr.Alarm.State, tr.Alarm.Latching, tr.Alarm.AnnouncedAt)
+	}
+	eq(t, "notifications", h.noteLog(), []string{"270 ALERT A t0", "270 ALERT B t0", "300 RENOTIFY A t0", "300 RENOTIFY B t0",
+		"330 ALERT C t1", "330 RENOTIFY A t0", "330 RENOTIFY B t0"})
+}
+
+// S8 — hysteresis and clear delay (evaluator only).
+func TestS8HysteresisClearDelay(t *testing.T) {
+	base := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
+	ev := NewEvaluator(nil)
+	var got []Condition
+	feed := func(from, to int, v float64) {
+		for s := from; s <= to; s++ {
+			r := mkReading("t1", "d", "p", "hr", v, base.Add(time.Duration(s)*time.Second))
+			got = ev.Evaluate(Sample{Reading: &r}, got)
+		}
+	}
+	feed(-20, -1, 125)
+	got = got[:0]
+	feed(0, 4, 119)
+	feed(5, 10, 118)
+	feed(11, 11, 121)
+	feed(12, 22, 117)
+	if len(got) != 1 || got[0].Code != HRHigh || got[0].Status != StatusCleared || !got[0].At.Equal(base.Add(22*time.Second)) {
+		t.Fatalf("conditions = %+v, want one HR_HIGH CLEARED at 13:00:22", got)
+	}
+}
+
+// S9 — dedup and a new alarm after resolution.
+func TestS9DedupAndNewAlarmAfterResolution(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC))
+	h.series(0, 19, "spo2", 88)
+	if err := h.do(20, Command{Action: ActAcknowledge, Actor: actor("A", CapAssignedNurse)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	x := h.onlyOpen().Alarm.ID
+	h.notes = nil
+	h.series(20, 39, "spo2", 88)
+	h.series(40, 44, "spo2", 91) // 5 s in band: clear delay not met
+	h.series(45, 589, "spo2", 88)
+	if got := h.onlyOpen().Alarm; got.ID != x || got.State != Acknowledged {
+		t.Errorf("after the 5-s rise: alarm %v %s, want X ACKNOWLEDGED", got.ID == x, got.State)
+	}
+	eq(t, "notifications while acknowledged", h.noteLog(), nil)
+	h.series(590, 600, "spo2", 93) // resolved at 14:10:00
+	if len(h.c.open) != 0 || h.c.closed[x].State != Resolved || !h.c.closed[x].At.Equal(h.at(600)) {
+		t.Fatalf("X = %+v, want RESOLVED at 14:10:00", h.c.closed[x])
+	}
+	h.events = nil
+	h.series(1200, 1215, "spo2", 88)
+	y := h.onlyOpen().Alarm
+	if y.ID == x || y.State != Active || !y.FirstViolation.Equal(h.at(1200)) || !y.AnnouncedAt.Equal(h.at(1215)) {
+		t.Errorf("Y = %v %s first %v announced %v, want new id ACTIVE 14:20:00/14:20:15", y.ID == x, y.State, y.FirstViolation, y.AnnouncedAt)
+	}
+}
+
+// S10 — decline.
+func TestS10Decline(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	vt(h, StatusPresent, 0)
+	if err := h.do(10, Command{Action: ActDecline, Actor: actor("A", CapAssignedNurse)}.withID(h)); err != nil {
+		t.Fatal(err)
+	}
+	h.until(h.at(120))
+	eq(t, "notifications", h.noteLog(), []string{"0 ALERT A t0", "0 ALERT B t0", "10 ALERT C t1",
+		"30 RENOTIFY B t0", "40 RENOTIFY C t1", "60 RENOTIFY B t0", "70 RENOTIFY C t1",
+		"90 RENOTIFY B t0", "100 RENOTIFY C t1", "120 ALERT D t2", "120 RENOTIFY B t0"})
+}
+
+// S11 — no data (technical evaluator and the data-gap rule).
+func TestS11NoData(t *testing.T) {
+	base := time.Date(2026, 3, 2, 13, 59, 0, 0, time.UTC)
+	x := NewTechEvaluator()
+	ev := NewEvaluator(nil)
+	var conds, phys []Condition
+	for s := 0; s <= 60; s++ { // 13:59:00 … 14:00:00, 1 Hz
+		v := 95.0
+		if s >= 59 {
+			v = 88 // SPO2_LOW PENDING at 13:59:59
+		}
+		r := mkReading("t1", "wear1", "pat1", "spo2", v, base.Add(time.Duration(s)*time.Second))
+		conds = x.Reading(&r, "ward1", conds)
+		phys = ev.Evaluate(Sample{Reading: &r}, phys)
+	}
+	if th := NoDataThreshold(time.Second); th != 60*time.Second {
+		t.Errorf("NoDataThreshold(1s) = %v, want 60s", th)
+	}
+	last := base.Add(60 * time.Second)
+	phys = ev.Advance(last.Add(2*time.Second), phys) // a sample exactly then would still count
+	if len(phys) != 1 || phys[0].Status != StatusPending {
+		t.Fatalf("at 14:00:02: %+v, want only the PENDING", phys)
+	}
+	phys = ev.Advance(last.Add(2*time.Second+time.Millisecond), phys)
+	if len(phys) != 2 || phys[1].Status != StatusDiscarded || phys[1].Reason != ReasonDataGap || !phys[1].At.Equal(last.Add(2*time.Second)) {
+		t.Fatalf("after 14:00:02: %+v, want DISCARDED DATA_GAP at 14:00:02", phys[1:])
+	}
+	if c := x.Check(last.Add(59*time.Second), nil); len(c) != 0 {
+		t.Errorf("Check(14:00:59) = %+v, want nothing", c)
+	}
+	c := x.Check(last.Add(60*time.Second), nil)
+	if len(c) != 1 || c[0].Code != NoData || c[0].Status != StatusPresent || c[0].Priority != Medium || !c[0].At.Equal(last.Add(60*time.Second)) {
+		t.Fatalf("Check(14:01:00) = %+v, want NO_DATA MEDIUM at 14:01:00", c)
+	}
+	r := mkReading("t1", "wear1", "pat1", "spo2", 95, last.Add(190*time.Second))
+	c = x.Reading(&r, "ward1", nil)
+	if len(c) != 1 || c[0].Code != NoData || c[0].Status != StatusCleared {
+		t.Fatalf("reading at 14:03:10: %+v, want NO_DATA CLEARED", c)
+	}
+	// A device first seen a minute ago is covered: its first reading arms NO_DATA.
+	x2 := NewTechEvaluator()
+	r = mkReading("t1", "new", "pat2", "hr", 70, last)
+	x2.Reading(&r, "", nil)
+	if c := x2.Check(last.Add(60*time.Second), nil); len(c) != 1 {
+		t.Errorf("new device silent 60 s: %d conditions, want NO_DATA", len(c))
+	}
+}
+
+// S12 — clock skew.
+func TestS12ClockSkew(t *testing.T) {
+	x := NewTechEvaluator()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	hb := func(i int, measured time.Duration) []Condition {
+		recv := base.Add(time.Duration(i) * 30 * time.Second)
+		return x.Heartbeat(Heartbeat{Tenant: "t1", Device: "mon", DeviceTime: recv.Add(measured), Received: recv, Latency: 200 * time.Millisecond}, nil)
+	}
+	for i, m := range []time.Duration{3400 * time.Millisecond, 3500 * time.Millisecond} {
+		if c := hb(i, m); len(c) != 0 {
+			t.Fatalf("heartbeat %d: %+v, want nothing", i+1, c)
+		}
+	}
+	if c := hb(2, 3300*time.Millisecond); len(c) != 1 || c[0].Code != ClockSkew || c[0].Priority != Low || c[0].Status != StatusPresent {
+		t.Fatalf("third heartbeat: %+v, want CLOCK_SKEW LOW", c)
+	}
+	if !x.ClockSkewed("t1", "mon") {
+		t.Error("ClockSkewed = false after CLOCK_SKEW")
+	}
+	for i := 3; i < 5; i++ {
+		if c := hb(i, 900*time.Millisecond); len(c) != 0 { // skew 0.7 s < 1 s
+			t.Fatalf("ok heartbeat %d: %+v, want nothing yet", i, c)
+		}
+	}
+	if c := hb(5, 900*time.Millisecond); len(c) != 1 || c[0].Status != StatusCleared {
+		t.Fatalf("third ok heartbeat: %+v, want CLEARED", c)
+	}
+}
+
+// S14 — battery.
+func TestS14Battery(t *testing.T) {
+	h := newHarness(t, noon)
+	x := NewTechEvaluator()
+	for i, v := range []float64{21, 20, 22, 9, 30} {
+		r := mkReading("t1", "dev1", "pat1", "battery", v, h.at(i*60))
+		for _, c := range x.Reading(&r, "ward1", nil) {
+			h.cond(c)
+		}
+		switch i {
+		case 0:
+			if len(h.c.open) != 0 {
+				t.Fatal("21 %: alarm open, want nothing")
+			}
+		case 1, 2:
+			if a := h.onlyOpen().Alarm; a.Code != BatteryLow || a.Priority != Low || a.State != Active {
+				t.Fatalf("%v %%: %s %v %s, want BATTERY_LOW LOW ACTIVE", v, a.Code, a.Priority, a.State)
+			}
+		case 3:
+			if a := h.onlyOpen().Alarm; a.Code != BatteryCrit || a.Priority != Medium {
+				t.Fatalf("9 %%: %s %v, want BATTERY_CRITICAL MEDIUM in the same alarm", a.Code, a.Priority)
+			}
+		case 4:
+			if len(h.c.open) != 0 {
+				t.Fatal("30 %: alarm still open, want RESOLVED")
+			}
+		}
+	}
+}
+
+// S15 — alarm pause.
+func TestS15AlarmPause(t *testing.T) {
+	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	pause := Command{Action: ActAlarmPause, Actor: actor("A", CapAssignedNurse), Subject: "pat1", Duration: 120 * time.Second}
+	h := newHarness(t, base)
+	if err := h.do(0, pause); err != nil {
+		t.Fatal(err)
+	}
+	h.series(0, 29, "spo2", 95)
+	h.series(30, 300, "spo2", 85)
+	eq(t, "notifications", h.noteLog(), []string{"120 ALERT A t0",
+		"240 RENOTIFY A t0", "300 ALERT B t1", "300 ALERT C t1"})
+	if a := h.onlyOpen().Alarm; !a.AnnouncedAt.Equal(h.at(120)) || a.FirstViolation != h.at(30) {
+		t.Errorf("announced %v first %v, want 10:02:00, 10:00:30", a.AnnouncedAt, a.FirstViolation)
+	}
+	held := false
+	for _, e := range h.events {
+		if e.Type == EvAlarmPaused && e.To == Active && e.At.Equal(h.at(45)) {
+			held = e.Alarm.Inactivation == AlarmPaused
+		}
+	}
+	if !held {
+		t.Error("no ACTIVE at 10:00:45 with inactivation ALARM_PAUSED")
+	}
+
+	// Variant: SpO2 79 at 10:01:00 notifies A and B despite the pause.
+	h = newHarness(t, base)
+	if err := h.do(0, pause); err != nil {
+		t.Fatal(err)
+	}
+	h.series(30, 59, "spo2", 85)
+	h.series(60, 61, "spo2", 79)
+	eq(t, "notifications (desat)", h.noteLog(), []string{"60 ALERT A t0", "60 ALERT B t0"})
+}
+
+func TestAlarmPauseRules(t *testing.T) {
+	h := newHarness(t, noon)
+	tests := []struct {
+		d      time.Duration
+		reason string
+		cap    Capacity
+		want   error
+	}{
+		{0, "", CapAssignedNurse, nil},
+		{3 * time.Minute, "", CapChargeNurse, nil},
+		{3*time.Minute + time.Second, "", CapPhysician, ErrReasonRequired},
+		{10 * time.Minute, "washing", CapPhysician, nil},
+		{10*time.Minute + time.Second, "washing", CapPhysician, ErrInvalid},
+		{time.Minute, "", CapUnitNurse, ErrForbidden},
+		{time.Minute, "", CapRRT, ErrForbidden},
+	}
+	for _, tt := range tests {
+		err := h.do(0, Command{Action: ActAlarmPause, Actor: actor("u", tt.cap), Subject: "pat1", Duration: tt.d, Reason: tt.reason})
+		if !errors.Is(err, tt.want) && !(err == nil && tt.want == nil) {
+			t.Errorf("alarm pause %v by %s (reason %q) = %v, want %v", tt.d, tt.cap, tt.reason, err, tt.want)
+		}
+	}
+}
+
+// A new reading never extends a pause: it ends at its fixed time.
+func TestPauseNotResetByReadings(t *testing.T) {
+	h := newHarness(t, noon)
+	if err := h.do(0, Command{Action: ActAlarmPause, Actor: actor("A", CapAssignedNurse), Subject: "pat1", Duration: 60 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	h.series(0, 70, "spo2", 85)
+	eq(t, "notifications", h.noteLog(), []string{"60 ALERT A t0"})
+}

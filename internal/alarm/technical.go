@@ -1,0 +1,253 @@
+package alarm
+
+import (
+	"slices"
+	"time"
+
+	"github.com/vigil-iomt/vigil/internal/reading"
+)
+
+// Technical-alarm thresholds (spec §8, Vigil decisions).
+const (
+	NoDataFloor         = 60 * time.Second // NO_DATA never fires before this much silence
+	NoDataMargin        = 30 * time.Second // added to 3 × the expected interval
+	SensorOffDelay      = 10 * time.Second
+	BatteryLowAt        = 20.0 // ≤ this: BATTERY_LOW
+	BatteryLowClear     = 25.0 // ≥ this: cleared
+	BatteryCriticalAt   = 10.0 // ≤ this: BATTERY_CRITICAL
+	BatteryCritClear    = 15.0 // ≥ this: back to BATTERY_LOW (the open alarm keeps its priority)
+	SkewLimitHospital   = 2 * time.Second
+	SkewLimitHome       = 60 * time.Second
+	SkewConsecutive     = 3
+	DefaultDataInterval = time.Second // expected interval before one is learned or configured
+)
+
+// NoDataThreshold is spec §8's silence after which a continuous source raises NO_DATA:
+// max(3 × expected interval + 30 s, 60 s).
+func NoDataThreshold(expected time.Duration) time.Duration {
+	return max(3*expected+NoDataMargin, NoDataFloor)
+}
+
+// DeviceStatus is a device-reported status flag sample (sensor or lead off, poor signal),
+// handed over by the fleet processor.
+type DeviceStatus struct {
+	Tenant, Device, Subject, Unit string
+	SensorOff                     bool
+	At                            time.Time
+}
+
+// Heartbeat is a live heartbeat carrying the device's current clock (store-and-forward
+// uploads must not be passed: spec §8).
+type Heartbeat struct {
+	Tenant, Device, Subject, Unit string
+	DeviceTime, Received          time.Time
+	Latency                       time.Duration // median transport latency
+	Home                          bool          // home device: 60 s skew limit instead of 2 s
+}
+
+type signal struct {
+	tenant, device, subject, unit, metric string
+	last                                  time.Time     // measured/received time of the last valid reading
+	expected                              time.Duration // configured, or learned (smallest gap seen)
+	configured                            bool
+	open                                  bool
+}
+
+type devState struct {
+	battOpen, battCrit bool
+	offSince           time.Time
+	offOpen            bool
+	skewRun, okRun     int
+	skewOpen           bool
+}
+
+// TechEvaluator evaluates technical alarm conditions from readings and device status: NO_DATA
+// per signal (device × metric) by the age of its last valid reading, BATTERY_LOW/CRITICAL,
+// CLOCK_SKEW and SENSOR_OFF. Times are passed in (Check's now); it reads no clock, does no
+// I/O and is not safe for concurrent use (one owner, e.g. the fleet processor partition).
+//
+// Expected interval: set by Expect (from the device profile); otherwise learned as the
+// smallest gap between consecutive readings of the signal, starting at DefaultDataInterval
+// from the very first reading, so a device added a minute ago is covered at once.
+type TechEvaluator struct {
+	signals map[string]*signal
+	devices map[string]*devState
+}
+
+// NewTechEvaluator returns an empty evaluator.
+func NewTechEvaluator() *TechEvaluator {
+	return &TechEvaluator{signals: make(map[string]*signal), devices: make(map[string]*devState)}
+}
+
+// Expect configures the expected interval of a signal (0 removes the configuration).
+func (x *TechEvaluator) Expect(tenant, device, metric string, every time.Duration) {
+	s := x.sig(tenant, device, metric)
+	s.expected, s.configured = every, every > 0
+	if every <= 0 {
+		s.expected = DefaultDataInterval
+	}
+}
+
+func (x *TechEvaluator) sig(tenant, device, metric string) *signal {
+	k := tenant + "/" + device + "/" + metric
+	s := x.signals[k]
+	if s == nil {
+		s = &signal{tenant: tenant, device: device, metric: metric, expected: DefaultDataInterval}
+		x.signals[k] = s
+	}
+	return s
+}
+
+func (x *TechEvaluator) dev(tenant, device string) *devState {
+	k := tenant + "/" + device
+	d := x.devices[k]
+	if d == nil {
+		d = &devState{}
+		x.devices[k] = d
+	}
+	return d
+}
+
+func techCond(tenant, subject, unit, device, metric string, code Code, st Status, at, onset time.Time, v, lim float64) Condition {
+	info, _ := code.Info()
+	if subject == "" {
+		subject = device
+	}
+	return Condition{Tenant: tenant, Subject: subject, Unit: unit, Device: device, Metric: metric, Code: code,
+		Kind: info.Kind, Priority: info.Priority, Latching: info.Latching, Status: st, At: at, Onset: onset, Value: v, Limit: lim}
+}
+
+// Reading records a valid reading (implausible ones are ignored) and appends the conditions
+// it decides: NO_DATA cleared, battery transitions.
+func (x *TechEvaluator) Reading(r *reading.Reading, unit string, out []Condition) []Condition {
+	if r.Flags&(reading.Implausible|reading.Control) != 0 {
+		return out
+	}
+	t := r.Measured
+	if t.IsZero() {
+		t = r.Received
+	}
+	s := x.sig(r.Tenant, r.Device, r.Metric)
+	s.subject, s.unit = r.Subject, unit
+	if !s.configured && !s.last.IsZero() && t.After(s.last) && (t.Sub(s.last) < s.expected || s.expected == DefaultDataInterval) {
+		s.expected = t.Sub(s.last)
+	}
+	if t.After(s.last) {
+		s.last = t
+	}
+	if s.open {
+		s.open = false
+		out = append(out, techCond(r.Tenant, r.Subject, unit, r.Device, r.Metric, NoData, StatusCleared, t, t, 0, 0))
+	}
+	if r.Metric == "battery" && r.Kind == reading.Number {
+		out = x.battery(r, unit, t, out)
+	}
+	return out
+}
+
+func (x *TechEvaluator) battery(r *reading.Reading, unit string, t time.Time, out []Condition) []Condition {
+	d := x.dev(r.Tenant, r.Device)
+	v := r.Value
+	mk := func(code Code, st Status) Condition {
+		lim := BatteryLowAt
+		if code == BatteryCrit {
+			lim = BatteryCriticalAt
+		}
+		return techCond(r.Tenant, r.Subject, unit, r.Device, "battery", code, st, t, t, v, lim)
+	}
+	if v <= BatteryCriticalAt && !d.battCrit {
+		d.battCrit = true
+		out = append(out, mk(BatteryCrit, StatusPresent))
+	} else if d.battCrit && v >= BatteryCritClear {
+		d.battCrit = false
+		out = append(out, mk(BatteryCrit, StatusCleared))
+	}
+	if v <= BatteryLowAt && !d.battOpen {
+		d.battOpen = true
+		out = append(out, mk(BatteryLow, StatusPresent))
+	} else if d.battOpen && v >= BatteryLowClear {
+		d.battOpen = false
+		out = append(out, mk(BatteryLow, StatusCleared))
+	}
+	return out
+}
+
+// Status records a device status flag sample; SENSOR_OFF is present once the flag has been
+// set for more than SensorOffDelay and cleared when the flag clears.
+func (x *TechEvaluator) Status(s DeviceStatus, out []Condition) []Condition {
+	d := x.dev(s.Tenant, s.Device)
+	switch {
+	case s.SensorOff && d.offSince.IsZero():
+		d.offSince = s.At
+	case s.SensorOff && !d.offOpen && s.At.Sub(d.offSince) > SensorOffDelay:
+		d.offOpen = true
+		out = append(out, techCond(s.Tenant, s.Subject, s.Unit, s.Device, "sensor", SensorOff, StatusPresent, s.At, d.offSince, 1, 0))
+	case !s.SensorOff:
+		if d.offOpen {
+			out = append(out, techCond(s.Tenant, s.Subject, s.Unit, s.Device, "sensor", SensorOff, StatusCleared, s.At, d.offSince, 0, 0))
+		}
+		d.offSince, d.offOpen = time.Time{}, false
+	}
+	return out
+}
+
+// Heartbeat measures clock skew, |device − received − latency|, and decides CLOCK_SKEW after
+// SkewConsecutive heartbeats beyond the limit; it clears after as many below half the limit.
+func (x *TechEvaluator) Heartbeat(h Heartbeat, out []Condition) []Condition {
+	d := x.dev(h.Tenant, h.Device)
+	limit := SkewLimitHospital
+	if h.Home {
+		limit = SkewLimitHome
+	}
+	skew := h.DeviceTime.Sub(h.Received) - h.Latency
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > limit {
+		d.skewRun++
+	} else {
+		d.skewRun = 0
+	}
+	if skew < limit/2 {
+		d.okRun++
+	} else {
+		d.okRun = 0
+	}
+	switch {
+	case !d.skewOpen && d.skewRun >= SkewConsecutive:
+		d.skewOpen = true
+		out = append(out, techCond(h.Tenant, h.Subject, h.Unit, h.Device, "clock", ClockSkew, StatusPresent, h.Received, h.Received, skew.Seconds(), limit.Seconds()))
+	case d.skewOpen && d.okRun >= SkewConsecutive:
+		d.skewOpen = false
+		out = append(out, techCond(h.Tenant, h.Subject, h.Unit, h.Device, "clock", ClockSkew, StatusCleared, h.Received, h.Received, skew.Seconds(), limit.Seconds()))
+	}
+	return out
+}
+
+// ClockSkewed reports whether the device has an open CLOCK_SKEW: its readings are then
+// evaluated by received time (Sample.UseReceived) and flagged time-uncertain.
+func (x *TechEvaluator) ClockSkewed(tenant, device string) bool {
+	d := x.devices[tenant+"/"+device]
+	return d != nil && d.skewOpen
+}
+
+// Check applies the timers at now: NO_DATA for every signal silent for NoDataThreshold of its
+// expected interval (At = last + threshold, the exact firing time). Conditions are appended in signal-key order.
+func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
+	keys := make([]string, 0, len(x.signals))
+	for k, s := range x.signals {
+		if !s.open && !s.last.IsZero() {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		s := x.signals[k]
+		at := s.last.Add(NoDataThreshold(s.expected))
+		if !now.Before(at) {
+			s.open = true
+			out = append(out, techCond(s.tenant, s.subject, s.unit, s.device, s.metric, NoData, StatusPresent, at, at, now.Sub(s.last).Seconds(), NoDataThreshold(s.expected).Seconds()))
+		}
+	}
+	return out
+}

@@ -31,6 +31,7 @@ type Config struct {
 	MQTTAddr       string // plain MQTT (loopback only); "" disables
 	MQTTTLSAddr    string // MQTT over TLS; "" disables
 	MQTTWSAddr     string // MQTT over WebSocket (wss unless loopback); "" disables
+	Bridges        []string // external MQTT brokers to ingest from (internal/bridge URLs)
 }
 
 func defaults() Config {
@@ -97,6 +98,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	num(&c.StreamReplicas, envFlag{"stream-replicas", "VIGIL_STREAM_REPLICAS", "JetStream replicas (3 on a cluster)"})
 	dur(&c.Retention, envFlag{"retention", "VIGIL_RETENTION", "how long the log keeps readings"})
 	dur(&c.DemoInterval, envFlag{"demo-interval", "VIGIL_DEMO_INTERVAL", "how often each demo device posts"})
+	c.Bridges = strings.Fields(getenv("VIGIL_BRIDGES"))
+	fs.Func("bridge", "ingest from an external MQTT broker: mqtt://[user:pass@]host[:port]?topic=site/{device}/senml&tenant=ID (repeatable; $VIGIL_BRIDGES, space-separated)", func(v string) error {
+		c.Bridges = append(c.Bridges, v)
+		return nil
+	})
 	if v := getenv("VIGIL_DEMO"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -126,7 +132,7 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))
 	}
-	errs = append(errs, c.validateMQTT())
+	errs = append(errs, c.validateMQTT(), c.validateBridges())
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}

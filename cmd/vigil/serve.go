@@ -73,6 +73,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	bridges, err := newBridges(cfg, st, pipe, reg, log)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		Store:  st,
 		Auth:   authn,
@@ -134,6 +138,14 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	})
 	if broker != nil {
 		g.Go(func() error { return broker.Run(gctx) })
+	}
+	for _, b := range bridges {
+		g.Go(func() error {
+			if err := b.Run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("bridge: %w", err)
+			}
+			return nil
+		})
 	}
 	if cfg.Demo {
 		g.Go(func() error {

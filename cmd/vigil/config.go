@@ -27,10 +27,10 @@ type Config struct {
 	StreamReplicas int
 	Retention      time.Duration
 	LogLevel       string
-	AdminPassword  string // VIGIL_ADMIN_PASSWORD only, never a flag (it would show in ps)
-	MQTTAddr       string // plain MQTT (loopback only); "" disables
-	MQTTTLSAddr    string // MQTT over TLS; "" disables
-	MQTTWSAddr     string // MQTT over WebSocket (wss unless loopback); "" disables
+	AdminPassword  string   // VIGIL_ADMIN_PASSWORD only, never a flag (it would show in ps)
+	MQTTAddr       string   // plain MQTT (loopback only); "" disables
+	MQTTTLSAddr    string   // MQTT over TLS; "" disables
+	MQTTWSAddr     string   // MQTT over WebSocket (wss unless loopback); "" disables
 	Bridges        []string // external MQTT brokers to ingest from (internal/bridge URLs)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -107,5 +108,18 @@ func runDemo(ctx context.Context, cfg Config, st store.Store, trail auditor, bas
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	return fleet.Run(ctx, sim.HTTPSender{Client: client, BaseURL: baseURL}, log)
+	var sender sim.Sender = sim.HTTPSender{Client: client, BaseURL: baseURL}
+	if cfg.MQTTAddr != "" {
+		// With an MQTT listener the fleet connects as devices do: each with its own
+		// credentials, QoS 1.
+		host, port, _ := net.SplitHostPort(cfg.MQTTAddr)
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		ms := &sim.MQTTSender{Broker: "tcp://" + net.JoinHostPort(host, port)}
+		defer ms.Close()
+		sender = ms
+		fmt.Fprintf(stdout, "demo: devices publish over MQTT to %s\n", ms.Broker)
+	}
+	return fleet.Run(ctx, sender, log)
 }

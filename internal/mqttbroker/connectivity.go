@@ -75,7 +75,10 @@ func (c *connectivity) run(ctx context.Context, stop <-chan struct{}) {
 	for {
 		select {
 		case <-c.wake:
-			c.flush(ctx)
+			// Not cancelled with ctx: the disconnects of a shutdown arrive just as ctx ends.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			c.flush(fctx)
+			cancel()
 		case <-stop:
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			c.flush(fctx)

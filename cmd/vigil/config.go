@@ -27,6 +27,7 @@ type Config struct {
 	StreamReplicas int
 	Retention      time.Duration
 	LogLevel       string
+	DebugAddr      string   // net/http/pprof listener, loopback only; "" disables
 	AdminPassword  string   // VIGIL_ADMIN_PASSWORD only, never a flag (it would show in ps)
 	MQTTAddr       string   // plain MQTT (loopback only); "" disables
 	MQTTTLSAddr    string   // MQTT over TLS; "" disables
@@ -94,6 +95,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	str(&c.MQTTTLSAddr, envFlag{"mqtt-tls", "VIGIL_MQTT_TLS", "MQTT over TLS listen address (--tls-cert/--tls-key, else self-signed)"})
 	str(&c.MQTTWSAddr, envFlag{"mqtt-ws", "VIGIL_MQTT_WS", "MQTT over WebSocket listen address (TLS unless loopback)"})
 	str(&c.LogLevel, envFlag{"log-level", "VIGIL_LOG_LEVEL", "debug, info, warn or error"})
+	str(&c.DebugAddr, envFlag{"debug-addr", "VIGIL_DEBUG_ADDR", "profiling listener (/debug/pprof), loopback only (default: off)"})
 	num(&c.Partitions, envFlag{"partitions", "VIGIL_PARTITIONS", "log partitions per tenant"})
 	num(&c.StreamReplicas, envFlag{"stream-replicas", "VIGIL_STREAM_REPLICAS", "JetStream replicas (3 on a cluster)"})
 	dur(&c.Retention, envFlag{"retention", "VIGIL_RETENTION", "how long the log keeps readings"})
@@ -133,6 +135,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))
 	}
 	errs = append(errs, c.validateMQTT(), c.validateBridges())
+	if c.DebugAddr != "" && !isLoopback(c.DebugAddr) {
+		errs = append(errs, fmt.Errorf("--debug-addr %q: loopback only", c.DebugAddr))
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}

@@ -122,7 +122,7 @@ func TestBenchIngestMQTT(t *testing.T) {
 
 	// Vigil.
 	mqttAddr := freePort(t)
-	p := startVigil(t, t.TempDir(), nil, "--mqtt", mqttAddr)
+	p := startVigil(t, t.TempDir(), nil, append([]string{"--mqtt", mqttAddr}, strings.Fields(os.Getenv("VIGIL_BENCH_ARGS"))...)...)
 	admin := loginAdmin(t, p.url)
 	_, devs := setupTenant(t, admin, "MQTT Bench", conns, "monitor")
 	secrets := map[string]string{}

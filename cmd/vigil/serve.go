@@ -139,6 +139,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if broker != nil {
 		g.Go(func() error { return broker.Run(gctx) })
 	}
+	if cfg.DebugAddr != "" {
+		g.Go(func() error { return serveDebug(gctx, cfg.DebugAddr) })
+	}
 	for _, b := range bridges {
 		g.Go(func() error {
 			if err := b.Run(gctx); err != nil && gctx.Err() == nil {

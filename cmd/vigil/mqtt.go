@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-iomt/vigil/internal/audit"
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/ingest"
 	"github.com/vigil-iomt/vigil/internal/mqttbroker"
@@ -43,6 +45,9 @@ func newBroker(cfg Config, st store.Store, authn *auth.Service, pipe *ingest.Pip
 	bc := mqttbroker.Config{
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr,
 		Ingest: pipe, Auth: authn, Connections: st, Registerer: reg, Log: log.With("component", "mqtt"),
+		// Client certificates against the tenants' device CAs, with auto-provisioning audited.
+		// TODO(lead): pass serve's trail instead, so that one Trail orders all entries' times.
+		Devices: st, Audit: audit.New(st, time.Now, log),
 	}
 	dir := filepath.Join(cfg.DataDir, "tls")
 	if cfg.MQTTTLSAddr != "" || (cfg.MQTTWSAddr != "" && !isLoopback(cfg.MQTTWSAddr)) {

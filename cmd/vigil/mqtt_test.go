@@ -1,7 +1,15 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -264,4 +272,169 @@ func TestMosquittoClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMQTTClientCertificates: mosquitto_pub authenticates by a client certificate from the
+// tenant's device CA (set through the settings API) over the TLS listener, with no password:
+// a registered device's QoS 1 pack reaches the readings API; an unknown device is refused until
+// the tenant enables auto-provisioning, then registered on its first connect (audited) and its
+// pack stored under its own id as subject.
+func TestMQTTClientCertificates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Fatal("mosquitto_pub not installed (apt-get install mosquitto-clients; .ci/run does)")
+	}
+	dir := t.TempDir()
+	tlsAddr := freePort(t)
+	p := startVigil(t, dir, nil, "--mqtt-tls", tlsAddr)
+	admin := loginAdmin(t, p.url)
+	tenant, devs := setupTenant(t, admin, "Cert Fleet", 1, "monitor")
+	ca := newFileCA(t, dir, "ca")
+	admin.must("PUT", "/api/v1/tenants/"+tenant+"/settings", map[string]string{"mqtt.device_ca": ca.pem}, 200, nil)
+
+	host, port, _ := strings.Cut(tlsAddr, ":")
+	pub := func(id, certFile, keyFile string, pack []byte) ([]byte, error) {
+		return exec.Command("mosquitto_pub", "-h", host, "-p", port, "--cafile", filepath.Join(dir, "tls", "self-signed.crt"),
+			"--cert", certFile, "--key", keyFile, "-V", "mqttv311", "-q", "1", "-i", id,
+			"-t", "vigil/v1/"+id+"/senml", "-m", string(pack)).CombinedOutput()
+	}
+	waitReadings := func(subject string, base time.Time, want int) {
+		t.Helper()
+		var out struct {
+			Points []struct {
+				V float64 `json:"v"`
+			} `json:"points"`
+		}
+		q := fmt.Sprintf("/api/v1/tenants/%s/subjects/%s/readings?metric=hr&from=%s&to=%s",
+			tenant, subject, base.Format(time.RFC3339), base.Add(time.Second).Format(time.RFC3339))
+		for deadline := time.Now().Add(30 * time.Second); len(out.Points) != want && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			admin.must("GET", q, nil, 200, &out)
+		}
+		if len(out.Points) != want {
+			t.Fatalf("subject %s: %d readings stored, want %d", subject, len(out.Points), want)
+		}
+	}
+
+	// A registered device, by certificate alone.
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	crt, key := ca.issue(t, devs[0].id, "")
+	if out, err := pub(devs[0].id, crt, key, hrPack(devs[0].id, base, 5, 70)); err != nil {
+		t.Fatalf("mosquitto_pub with %s's certificate: %v\n%s", devs[0].id, err, out)
+	}
+	waitReadings(tenant+"-subj-000", base, 5)
+
+	// An unknown device: refused, then auto-provisioned once the tenant allows it.
+	newID := tenant + "-auto-1"
+	crt, key = ca.issue(t, newID, "monitor")
+	if out, err := pub(newID, crt, key, hrPack(newID, base, 3, 80)); err == nil {
+		t.Fatalf("unknown device accepted without auto-provisioning:\n%s", out)
+	}
+	admin.must("PUT", "/api/v1/tenants/"+tenant+"/settings", map[string]string{
+		"mqtt.device_ca": ca.pem, "mqtt.auto_provision": "true"}, 200, nil)
+	var err error
+	var out []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if out, err = pub(newID, crt, key, hrPack(newID, base, 3, 80)); err == nil {
+			break // the broker re-reads the CAs on a miss at most once a second
+		}
+	}
+	if err != nil {
+		t.Fatalf("auto-provisioning connect: %v\n%s", err, out)
+	}
+	waitReadings(newID, base, 3)
+	var dev struct {
+		Kind    string `json:"kind"`
+		Subject string `json:"subject"`
+	}
+	admin.must("GET", "/api/v1/tenants/"+tenant+"/devices/"+newID, nil, 200, &dev)
+	if dev.Kind != "monitor" || dev.Subject != newID {
+		t.Fatalf("auto-provisioned device %+v, want kind monitor, subject %s", dev, newID)
+	}
+	var trail struct {
+		Entries []struct {
+			Actor, Action, Target string
+		} `json:"entries"`
+	}
+	admin.must("GET", "/api/v1/tenants/"+tenant+"/audit", nil, 200, &trail)
+	n := 0
+	for _, e := range trail.Entries {
+		if e.Action == "device.auto_provision" {
+			n++
+			if e.Actor != "system:mqtt" || e.Target != "device:"+newID {
+				t.Fatalf("audit entry %+v", e)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d device.auto_provision audit entries, want 1", n)
+	}
+	var rep struct {
+		OK bool `json:"ok"`
+	}
+	admin.must("GET", "/api/v1/audit/verify", nil, 200, &rep)
+	if !rep.OK {
+		t.Fatal("audit chain broken after auto-provisioning")
+	}
+}
+
+// fileCA is a device CA made by a test, whose certificates and keys are written as files for
+// mosquitto_pub.
+type fileCA struct {
+	dir  string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+func newFileCA(t *testing.T, dir, name string) *fileCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " device CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &fileCA{dir: dir, cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// issue writes a client certificate for device cn (OU ou, if given) and its key, and returns
+// their file names.
+func (ca *fileCA) issue(t *testing.T, cn, ou string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := pkix.Name{CommonName: cn}
+	if ou != "" {
+		subj.OrganizationalUnit = []string{ou}
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subj,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(ca.dir, cn+".crt"), filepath.Join(ca.dir, cn+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-iomt/vigil/internal/auth"
+	"github.com/vigil-iomt/vigil/internal/devicecert"
 	"github.com/vigil-iomt/vigil/internal/reading"
 	"github.com/vigil-iomt/vigil/internal/store"
 )
@@ -233,6 +234,12 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return invalid("at most 200 settings")
 	}
 	for k, v := range in {
+		if k == devicecert.SettingCA && v != "" { // MQTT client certificates (docs/mqtt.md)
+			if _, err := devicecert.ParseCAs(v); err != nil {
+				return invalid(fmt.Sprintf("setting %q: %v", k, err))
+			}
+			continue
+		}
 		if k == "" || len(k) > 100 || len(v) > 4000 {
 			return invalid(fmt.Sprintf("setting %q: keys are 1-100 characters, values at most 4000", k))
 		}

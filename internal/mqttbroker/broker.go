@@ -1,6 +1,8 @@
 // Package mqttbroker is Vigil's embedded MQTT broker (MQTT 3.1.1 and 5, on mochi-mqtt v2): it
-// authenticates devices (username = device id, password = device secret) and users (username
-// and an API token as password), enforces the topic ACL, and feeds every SenML pack a device
+// authenticates devices (username = device id, password = device secret; or, on the TLS
+// listener, a client certificate issued by the tenant's device CA, registering a device it does
+// not know yet when the tenant enabled auto-provisioning) and users (username and an API token
+// as password), enforces the topic ACL, and feeds every SenML pack a device
 // publishes into ingest, answering a QoS 1 publish with PUBACK only after ingest returned, that
 // is after the log has the readings on disk. It also records each device's connectivity in the
 // registry and announces it to the tenant's users. docs/mqtt.md is the operator's description.
@@ -56,9 +58,17 @@ type Config struct {
 	Ingest      Ingester
 	Auth        Authenticator
 	Connections ConnectionRecorder // may be nil: connectivity is then not recorded
-	Registerer  prometheus.Registerer
-	Log         *slog.Logger
-	Now         func() time.Time // default time.Now
+	// Devices enables client-certificate authentication on the TLS listener (docs/mqtt.md,
+	// "Client certificates"); nil: client certificates are neither requested nor used.
+	Devices DeviceRegistry
+	// Audit records auto-provisioned devices; required with Devices.
+	Audit Auditor
+	// CATTL is how long the tenants' device CAs are cached; default 10 s. A CA that is set
+	// takes effect on the next connect it would verify; a CA removed, within CATTL.
+	CATTL      time.Duration
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+	Now        func() time.Time // default time.Now
 
 	// IngestTimeout bounds one pack's decode and durable append; default 30 s. A pack that
 	// times out is not acknowledged.
@@ -76,6 +86,7 @@ type Broker struct {
 	srv     *mqtt.Server
 	hook    *hook
 	conn    *connectivity
+	certs   *certAuth // nil: client certificates are not used
 	metrics *metrics
 	addrs   map[string]net.Addr // listener id → bound address
 }
@@ -104,6 +115,19 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.TLSAddr != "" && cfg.TLS == nil {
 		return nil, fmt.Errorf("mqttbroker: TLS listener %s without a TLS configuration", cfg.TLSAddr)
 	}
+	if cfg.Devices != nil && cfg.Audit == nil {
+		return nil, errors.New("mqttbroker: Devices (client certificates) needs Audit for auto-provisioning")
+	}
+	if cfg.CATTL <= 0 {
+		cfg.CATTL = 10 * time.Second
+	}
+	if cfg.Devices != nil && cfg.TLS != nil && cfg.TLS.ClientAuth == tls.NoClientCert {
+		// Request, not require: devices without a certificate authenticate by secret. The chain
+		// is verified at CONNECT against the device's tenant's CA (the handshake still checks
+		// that the client holds the certificate's key).
+		cfg.TLS = cfg.TLS.Clone()
+		cfg.TLS.ClientAuth = tls.RequestClientCert
+	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumQos = 1 // QoS 2 is downgraded to 1: PUBACK after the durable append is the guarantee
 	caps.MaximumSessionExpiryInterval = uint32(cfg.SessionExpiry / time.Second)
@@ -116,6 +140,9 @@ func New(cfg Config) (*Broker, error) {
 	b := &Broker{cfg: cfg, log: cfg.Log, srv: srv, metrics: newMetrics(cfg.Registerer), addrs: map[string]net.Addr{}}
 	b.conn = newConnectivity(cfg.Connections, srv, cfg.Log)
 	b.hook = &hook{b: b}
+	if cfg.Devices != nil {
+		b.certs = &certAuth{reg: cfg.Devices, audit: cfg.Audit, ttl: cfg.CATTL, log: cfg.Log}
+	}
 	if err := srv.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("mqttbroker: add hook: %w", err)
 	}

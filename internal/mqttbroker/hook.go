@@ -12,7 +12,9 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/vigil-iomt/vigil/internal/auth"
+	"github.com/vigil-iomt/vigil/internal/devicecert"
 	"github.com/vigil-iomt/vigil/internal/ingest"
+	"github.com/vigil-iomt/vigil/internal/store"
 )
 
 // UserClientPrefix starts the client identifier of every user connection:
@@ -123,22 +125,46 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		}
 		p = principal{user: up.Username, tenant: up.Tenant}
 	} else {
-		if cl.ID != username {
-			return h.refuseConnect(cl, packets.ErrClientIdentifierNotValid, v3IdentifierRejected,
-				"a device's client identifier must be its device id (the username)")
+		// A device without a password that presented a client certificate on the TLS listener
+		// authenticates by the certificate, which names it (CN = device id).
+		chain := peerCertificates(cl)
+		byCert := h.b.certs != nil && len(chain) > 0 && !pk.Connect.PasswordFlag
+		id, idRule := username, "a device's client identifier must be its device id (the username)"
+		if byCert {
+			id, idRule = devicecert.DeviceID(chain[0]), "a device's client identifier must be its device id (the certificate's CN)"
+			if username != "" && username != id {
+				return h.refuseConnect(cl, packets.ErrBadUsernameOrPassword, v3BadUsernamePassword,
+					"the username must be the device id the certificate names (its CN), or be left out")
+			}
 		}
-		if !validDeviceID(username) {
+		if cl.ID != id {
+			return h.refuseConnect(cl, packets.ErrClientIdentifierNotValid, v3IdentifierRejected, idRule)
+		}
+		if !validDeviceID(id) {
 			return h.refuseConnect(cl, packets.ErrClientIdentifierNotValid, v3IdentifierRejected,
 				"device id not usable as an MQTT topic level")
 		}
-		d, err := h.b.cfg.Auth.AuthenticateDevice(ctx, username, password)
+		var (
+			d   store.Device
+			err error
+			bad = "bad device id or secret"
+		)
+		if byCert {
+			d, err = h.b.certs.authenticate(ctx, id, chain, h.b.cfg.Now())
+			bad = "client certificate not accepted for this device"
+		} else {
+			d, err = h.b.cfg.Auth.AuthenticateDevice(ctx, username, password)
+		}
 		switch {
 		case errors.Is(err, auth.ErrDeviceRevoked):
 			return h.refuseConnect(cl, packets.ErrNotAuthorized, v3NotAuthorized, "device revoked")
 		case errors.Is(err, auth.ErrInvalidCredentials):
-			return h.refuseConnect(cl, packets.ErrBadUsernameOrPassword, v3BadUsernamePassword, "bad device id or secret")
+			if byCert {
+				h.b.log.Info("mqtt client certificate refused", "device", id, "remote", cl.Net.Remote, "err", err)
+			}
+			return h.refuseConnect(cl, packets.ErrBadUsernameOrPassword, v3BadUsernamePassword, bad)
 		case err != nil:
-			h.b.log.Error("mqtt device authentication", "device", username, "err", err)
+			h.b.log.Error("mqtt device authentication", "device", id, "certificate", byCert, "err", err)
 			return h.refuseConnect(cl, packets.ErrServerUnavailable, v3ServerUnavailable, "authentication unavailable")
 		}
 		if pk.Connect.WillFlag && pk.Connect.WillTopic != topicRoot+d.ID+"/status" {

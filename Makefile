@@ -10,21 +10,38 @@ VIGIL_TEST_NATS     ?= nats://127.0.0.1:4222
 VIGIL_TEST_MQTT     ?= 127.0.0.1:1883
 export VIGIL_TEST_POSTGRES VIGIL_TEST_NATS VIGIL_TEST_MQTT
 
-.PHONY: all build run test vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections fuzz clean
+# The web console (web/): npm ci && npm run build into web/dist, embedded by `go build`. Runs only
+# when a source file is newer than the build, and only when npm is installed (otherwise the binary
+# serves a page saying how to build the console).
+WEB_SRC := $(shell find web/src web/index.html web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+.PHONY: all build run test test-web web vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections fuzz clean
 
 all: build
 
-build:
+web: web/dist/index.html
+
+web/dist/index.html: $(WEB_SRC)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web && { test -d node_modules -a node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund; } && npm run build; \
+	else echo "npm not found: the console is not built (the binary serves a placeholder page)"; fi
+
+build: web
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigil
 
 # Run Vigil with a demo fleet on embedded defaults (NATS JetStream, SQLite) in ./vigil-data.
 run: build
-	VIGIL_DATA=$${VIGIL_DATA:-vigil-data} $(BIN) serve --demo
+	VIGIL_DATA=$${VIGIL_DATA:-vigil-data} $(BIN) serve --demo --mqtt $${VIGIL_MQTT:-127.0.0.1:1884}
 
 # Every test: vet, staticcheck, and the whole suite with the race detector, against the real
 # PostgreSQL and NATS on this machine.
-test: vet staticcheck
+test: web vet staticcheck
 	$(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) test-web
+
+# Browser tests: the real binary with the demo fleet, driven through Debian's Chromium.
+test-web: build
+	cd web && VIGIL_BIN=$(abspath $(BIN)) node --test tests/
 
 vet:
 	@test -z "$$(gofmt -l cmd internal)" || (echo "gofmt needed:"; gofmt -l cmd internal; exit 1)

@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-iomt/vigil/internal/httpapi"
 	"github.com/vigil-iomt/vigil/internal/ingest"
 	"github.com/vigil-iomt/vigil/internal/stream"
+	"github.com/vigil-iomt/vigil/web"
 )
 
 // serve runs Vigil until ctx is cancelled or a component fails.
@@ -93,6 +94,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		},
 		Log:           log,
 		SecureCookies: tlsCfg != nil,
+		Live:          lg,
+		Registerer:    reg,
+		Console:       web.Handler(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -1,5 +1,6 @@
 // Package httpapi serves Vigil's REST API: login and tokens, tenants, users, devices, the
-// readings API, the audit trail, HTTP ingest, health and metrics.
+// readings API, the live stream (server-sent events), the audit trail, HTTP ingest, health
+// and metrics, and hands every other GET to the web console.
 //
 // Every route is declared once in (*API).Routes with the access it needs; the wrapper that
 // registers it authenticates the caller and checks role and tenant before the handler runs,
@@ -17,6 +18,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/ingest"
@@ -68,14 +71,21 @@ type Config struct {
 	SecureCookies bool
 	// MaxIngestBytes caps an ingest body (default 1 MiB, the SenML pack limit).
 	MaxIngestBytes int64
+	// Live follows the log for GET /api/v1/stream (nil: the route answers 503).
+	Live Follower
+	// Registerer takes the API's own metrics (open live streams); nil: none.
+	Registerer prometheus.Registerer
+	// Console serves the web console at / (every path that is not the API's); nil: 404.
+	Console http.Handler
 }
 
 // API is the HTTP API.
 type API struct {
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	routes []Route
+	cfg         Config
+	log         *slog.Logger
+	now         func() time.Time
+	routes      []Route
+	liveStreams prometheus.Gauge // nil without a Registerer
 }
 
 // New returns the API.
@@ -90,6 +100,13 @@ func New(cfg Config) *API {
 		cfg.MaxIngestBytes = 1 << 20
 	}
 	a := &API{cfg: cfg, log: cfg.Log, now: cfg.Now}
+	if cfg.Registerer != nil {
+		g, err := newLiveMetrics(cfg.Registerer)
+		if err != nil {
+			a.log.Warn("no live stream metrics", "err", err)
+		}
+		a.liveStreams = g
+	}
 	a.routes = a.table()
 	return a
 }
@@ -109,6 +126,7 @@ func (a *API) table() []Route {
 		{Pattern: "POST /api/v1/logout", Access: User, handler: a.logout},
 		{Pattern: "GET /api/v1/me", Access: User, handler: a.me},
 		{Pattern: "POST /api/v1/tokens", Access: User, handler: a.createToken},
+		{Pattern: "GET /api/v1/stream", Access: User, handler: a.stream},
 
 		{Pattern: "GET /api/v1/tenants", Access: Provider, Perm: auth.PermTenantsManage, handler: a.listTenants},
 		{Pattern: "POST /api/v1/tenants", Access: Provider, Perm: auth.PermTenantsManage, handler: a.createTenant},
@@ -153,6 +171,17 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, errNotFound)
 	}))
+	if a.cfg.Console != nil {
+		// "/" and not "GET /": a method pattern on "/" would conflict with "/api/" above.
+		mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				WriteError(w, r, a.log, errorf(http.StatusMethodNotAllowed, "method not allowed"))
+				return
+			}
+			a.cfg.Console.ServeHTTP(w, r)
+		}))
+	}
 	return securityHeaders(mux)
 }
 

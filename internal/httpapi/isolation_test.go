@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,17 +26,50 @@ import (
 	"github.com/vigil-iomt/vigil/internal/store/sqlite"
 )
 
-// recordingLog is a log that keeps what was appended.
+// recordingLog is a log that keeps what was appended. Its Follow delivers every tenant's
+// messages whatever tenant is asked for, like a log whose subject filter failed, so that the
+// live stream's own tenant check is what the isolation test sees.
 type recordingLog struct {
-	mu sync.Mutex
-	rs []reading.Reading
+	mu   sync.Mutex
+	rs   []reading.Reading
+	msgs [][]reading.Reading // message seq i+1
 }
 
 func (l *recordingLog) Append(_ context.Context, _, _ string, rs []reading.Reading) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.rs = append(l.rs, rs...)
+	l.msgs = append(l.msgs, rs)
 	return nil
+}
+
+func (l *recordingLog) Follow(ctx context.Context, _ string, afterSeq uint64, fn func(uint64, []reading.Reading) error) error {
+	next := afterSeq + 1
+	if afterSeq == 0 {
+		l.mu.Lock()
+		next = uint64(len(l.msgs)) + 1
+		l.mu.Unlock()
+	}
+	for {
+		l.mu.Lock()
+		var m []reading.Reading
+		if next <= uint64(len(l.msgs)) {
+			m = l.msgs[next-1]
+		}
+		l.mu.Unlock()
+		if m == nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+			continue
+		}
+		if err := fn(next, m); err != nil {
+			return err
+		}
+		next++
+	}
 }
 
 type fixture struct {
@@ -72,6 +106,7 @@ func newFixture(t *testing.T) *fixture {
 		Store: st, Auth: authn, Audit: trail, Log: log,
 		Verify: func(ctx context.Context) (any, error) { return audit.Verify(ctx, st) },
 		Ingest: ingest.NewPipeline(rl, time.Now, ingest.NewMetrics(prometheus.NewRegistry())),
+		Live:   rl,
 	})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
@@ -248,5 +283,172 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if !ok || op.Summary == "" {
 			t.Errorf("route %q has no summary in the OpenAPI document", rt.Pattern)
 		}
+	}
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct {
+	id, event, data string
+}
+
+// openStream opens GET /api/v1/stream{query} as user and returns its status and, for 200, a
+// channel of its events (closed when the stream ends or the test does).
+func (f *fixture) openStream(t *testing.T, user, query, lastID string) (int, <-chan sseEvent) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/stream"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.tokens[user])
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q, want text/event-stream", ct)
+	}
+	ch := make(chan sseEvent, 100)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.event != "" || ev.data != "" {
+					ch <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[6:]
+			}
+		}
+	}()
+	return 200, ch
+}
+
+// nextEvent returns the next event named name, failing the test after 5 s.
+func nextEvent(t *testing.T, ch <-chan sseEvent, name string) sseEvent {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("stream ended before a %q event", name)
+			}
+			if ev.event == name {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %q event within 5 s", name)
+		}
+	}
+}
+
+func (f *fixture) ingest(t *testing.T, device string, value int) {
+	t.Helper()
+	pack := fmt.Sprintf(`[{"bn":"%s:","bt":%d,"bu":"beat/min","n":"hr","v":%d}]`, device, time.Now().Unix(), value)
+	req, err := http.NewRequest("POST", f.srv.URL+"/api/v1/ingest", strings.NewReader(pack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(device, f.devices[device])
+	req.Header.Set("Content-Type", "application/senml+json")
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("ingest for %s: %d", device, resp.StatusCode)
+	}
+}
+
+type readingEvent struct {
+	Readings []struct {
+		Device, Subject, Metric string
+		Value                   *float64
+		Time                    int64
+	}
+}
+
+// TestLiveStreamIsolation: tenant A's users cannot open tenant B's stream (403), a provider
+// admin can name any tenant, and A's stream carries A's devices and readings only, even when
+// the log hands it B's messages too.
+func TestLiveStreamIsolation(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		user, query string
+		want        int
+	}{
+		{"ta-nurse", "?tenant=tb", 403},
+		{"ta-admin", "?tenant=tb", 403},
+		{"ta-viewer", "?tenant=provider", 400},
+		{"admin", "", 400}, // the provider admin must name a tenant
+		{"admin", "?tenant=nope", 404},
+		{"ta-nurse", "?tenant=ta", 200},
+		{"admin", "?tenant=tb", 200},
+	} {
+		if code, _ := f.openStream(t, c.user, c.query, ""); code != c.want {
+			t.Errorf("stream%s as %s: %d, want %d", c.query, c.user, code, c.want)
+		}
+	}
+	if code, _ := f.do(t, "", "GET", "/api/v1/stream", nil); code != 401 {
+		t.Errorf("stream without credentials: %d, want 401", code)
+	}
+
+	code, ch := f.openStream(t, "ta-nurse", "", "")
+	if code != 200 {
+		t.Fatalf("stream as ta-nurse: %d", code)
+	}
+	var snap struct {
+		Full    bool
+		Devices []struct{ ID string }
+	}
+	if err := json.Unmarshal([]byte(nextEvent(t, ch, "devices").data), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Full || len(snap.Devices) != 1 || snap.Devices[0].ID != "ta-dev" {
+		t.Errorf("first devices event %+v, want the full list [ta-dev]", snap)
+	}
+	f.ingest(t, "tb-dev", 99)
+	f.ingest(t, "ta-dev", 71)
+	ev := nextEvent(t, ch, "reading")
+	var re readingEvent
+	if err := json.Unmarshal([]byte(ev.data), &re); err != nil {
+		t.Fatal(err)
+	}
+	if len(re.Readings) != 1 || re.Readings[0].Device != "ta-dev" || re.Readings[0].Value == nil || *re.Readings[0].Value != 71 {
+		t.Fatalf("tenant A's stream got %s, want only ta-dev's hr 71", ev.data)
+	}
+	if ev.id != "2" {
+		t.Errorf("event id %q, want 2 (the log sequence of ta-dev's message)", ev.id)
+	}
+
+	// Resuming after sequence 1 replays ta-dev's reading and nothing of tenant B.
+	_, ch2 := f.openStream(t, "ta-nurse", "", "1")
+	ev2 := nextEvent(t, ch2, "reading")
+	if ev2.data != ev.data || ev2.id != "2" {
+		t.Errorf("resumed after 1: id %s %s, want id 2 %s", ev2.id, ev2.data, ev.data)
+	}
+	if code, _ := f.openStream(t, "ta-nurse", "", "x"); code != 400 {
+		t.Errorf("Last-Event-ID x: %d, want 400", code)
 	}
 }

@@ -18,6 +18,7 @@ var summaries = map[string]string{
 	"POST /api/v1/logout":                                      "Revoke the current token and clear the session cookie.",
 	"GET /api/v1/me":                                           "The logged-in user.",
 	"POST /api/v1/tokens":                                      "Issue a long-lived API token for the logged-in user.",
+	"GET /api/v1/stream":                                       "Server-sent events of the caller's tenant (a provider admin adds ?tenant=ID): event reading {readings:[{device, subject, metric, value|text, unit, time}]} with id = log sequence of the batch's newest message; event devices {full, now, devices:[{id, subject, kind, online, last_seen, interval_ms, battery?, signal?}]}; heartbeat comments every 15 s; resume with Last-Event-ID.",
 	"GET /api/v1/tenants":                                      "List tenants (provider admin).",
 	"POST /api/v1/tenants":                                     "Create a tenant {name[, id]} (provider admin); returns {id}.",
 	"GET /api/v1/audit/verify":                                 "Verify the whole audit hash chain; reports the first tampered entry (provider admin).",

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,7 +37,7 @@ func (c Config) validateMQTT() error {
 }
 
 // newBroker builds the embedded MQTT broker, or returns nil when no MQTT listener is configured.
-func newBroker(cfg Config, st store.Store, authn *auth.Service, pipe *ingest.Pipeline, reg prometheus.Registerer, log *slog.Logger) (*mqttbroker.Broker, error) {
+func newBroker(cfg Config, st store.Store, authn *auth.Service, trail *audit.Trail, pipe *ingest.Pipeline, reg prometheus.Registerer, log *slog.Logger) (*mqttbroker.Broker, error) {
 	if cfg.MQTTAddr == "" && cfg.MQTTTLSAddr == "" && cfg.MQTTWSAddr == "" {
 		return nil, nil
 	}
@@ -46,8 +45,7 @@ func newBroker(cfg Config, st store.Store, authn *auth.Service, pipe *ingest.Pip
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr,
 		Ingest: pipe, Auth: authn, Connections: st, Registerer: reg, Log: log.With("component", "mqtt"),
 		// Client certificates against the tenants' device CAs, with auto-provisioning audited.
-		// TODO(lead): pass serve's trail instead, so that one Trail orders all entries' times.
-		Devices: st, Audit: audit.New(st, time.Now, log),
+		Devices: st, Audit: trail, // serve's one Trail, so every entry's time is ordered
 	}
 	dir := filepath.Join(cfg.DataDir, "tls")
 	if cfg.MQTTTLSAddr != "" || (cfg.MQTTWSAddr != "" && !isLoopback(cfg.MQTTWSAddr)) {

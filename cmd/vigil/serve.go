@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	broker, err := newBroker(cfg, st, authn, pipe, reg, log)
+	broker, err := newBroker(cfg, st, authn, trail, pipe, reg, log)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	alarms, outbox, err := newAlarms(ctx, st, lg, reg, log)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
+		Alarms:  alarms,
 		Store:  st,
 		Auth:   authn,
 		Audit:  trail,
@@ -140,6 +145,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return runAlarms(gctx, alarms, outbox) })
 	if broker != nil {
 		g.Go(func() error { return broker.Run(gctx) })
 	}

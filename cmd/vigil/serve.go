@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	api := httpapi.New(httpapi.Config{
-		Alarms:  alarms,
+		Alarms: alarmsAPI(alarms),
 		Store:  st,
 		Auth:   authn,
 		Audit:  trail,

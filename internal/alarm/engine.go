@@ -89,6 +89,9 @@ func (c *core) restore(s Snapshot) error {
 type Batch struct {
 	Events        []Event
 	Notifications []Notification
+	// Snapshot is the engine state after this batch, set when Config.SnapshotInBatch is on, so
+	// that Emit can persist the events, notifications and the state they lead to atomically.
+	Snapshot *Snapshot
 }
 
 // Config configures an Engine.
@@ -101,16 +104,28 @@ type Config struct {
 	Logger   *slog.Logger // nil: discard
 	Restore  *Snapshot    // state to start from; nil: empty
 	Capacity int          // buffer of the condition channel; 0: 1024
+	// SnapshotInBatch makes Run attach the state after each batch to it (Batch.Snapshot). It
+	// costs a copy of every open alarm per batch.
+	SnapshotInBatch bool
 }
 
 // Engine owns all alarm state. Run is the only goroutine that touches it; every other method
 // hands a request to Run and waits, so they are safe for concurrent use while Run runs (and
 // block until it does).
 type Engine struct {
-	c     *core
-	emit  func(context.Context, Batch) error
-	conds chan Condition
-	reqs  chan func(ctx context.Context, now time.Time)
+	c       *core
+	emit    func(context.Context, Batch) error
+	snap    bool
+	conds   chan Condition
+	reqs    chan request
+	stopped chan struct{} // closed when Run returns
+}
+
+// request is a function to run on the Run goroutine; done is closed once the batch it caused
+// has been emitted (or Run has stopped).
+type request struct {
+	fn   func(ctx context.Context, now time.Time)
+	done chan struct{}
 }
 
 // New returns an Engine ready to Run.
@@ -128,13 +143,15 @@ func New(cfg Config) (*Engine, error) {
 	if n <= 0 {
 		n = 1024
 	}
-	return &Engine{c: c, emit: cfg.Emit, conds: make(chan Condition, n), reqs: make(chan func(context.Context, time.Time))}, nil
+	return &Engine{c: c, emit: cfg.Emit, snap: cfg.SnapshotInBatch, conds: make(chan Condition, n),
+		reqs: make(chan request), stopped: make(chan struct{})}, nil
 }
 
 // Run processes conditions, commands and timers until ctx ends or Emit fails. Timers fire at
 // their exact due time on the process clock (time.Now), so under testing/synctest they are
 // exact. Conditions act at their own At time.
 func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.stopped)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -143,6 +160,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		} else {
 			timer.Stop()
 		}
+		var done chan struct{}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -152,14 +170,23 @@ func (e *Engine) Run(ctx context.Context) error {
 		case req := <-e.reqs:
 			now := time.Now()
 			e.c.advance(ctx, now)
-			req(ctx, now)
+			req.fn(ctx, now)
+			done = req.done
 		case <-timer.C:
 			e.c.advance(ctx, time.Now())
 		}
 		if ev, no := e.c.take(); len(ev)+len(no) > 0 {
-			if err := e.emit(ctx, Batch{Events: ev, Notifications: no}); err != nil {
+			b := Batch{Events: ev, Notifications: no}
+			if e.snap {
+				s := e.c.snapshot()
+				b.Snapshot = &s
+			}
+			if err := e.emit(ctx, b); err != nil {
 				return fmt.Errorf("alarm engine: emit %d events: %w", len(ev), err)
 			}
+		}
+		if done != nil {
+			close(done)
 		}
 	}
 }
@@ -174,20 +201,40 @@ func (e *Engine) Submit(ctx context.Context, c Condition) error {
 	}
 }
 
-// call runs fn on the Run goroutine and waits for it.
+// call runs fn on the Run goroutine and waits until the batch it caused has been emitted.
 func (e *Engine) call(ctx context.Context, fn func(ctx context.Context, now time.Time)) error {
 	done := make(chan struct{})
 	select {
-	case e.reqs <- func(ctx context.Context, now time.Time) { fn(ctx, now); close(done) }:
+	case e.reqs <- request{fn: fn, done: done}:
+	case <-e.stopped:
+		return errStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
 	case <-done:
 		return nil
+	case <-e.stopped:
+		return errStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+var errStopped = errors.New("alarm engine stopped")
+
+// Apply hands conditions to Run in order and returns once they have been handled and the
+// batch they caused has been emitted (Emit returned), so the caller may then acknowledge their
+// source. Unlike Submit it never reorders conditions against commands.
+func (e *Engine) Apply(ctx context.Context, cs []Condition) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	return e.call(ctx, func(ctx context.Context, _ time.Time) {
+		for _, c := range cs {
+			e.c.onCondition(ctx, c)
+		}
+	})
 }
 
 // Do applies a user command (acknowledge, decline, escalate, cancel, alarm pause, audio

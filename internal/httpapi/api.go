@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-iomt/vigil/internal/alarm"
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/ingest"
 	"github.com/vigil-iomt/vigil/internal/store"
@@ -75,6 +76,9 @@ type Config struct {
 	Live Follower
 	// Registerer takes the API's own metrics (open live streams); nil: none.
 	Registerer prometheus.Registerer
+	// Alarms lists and commands alarms and feeds the live stream's alarm events (nil: the
+	// alarm routes answer 503 and the stream sends no alarm events).
+	Alarms Alarms
 	// Console serves the web console at / (every path that is not the API's); nil: 404.
 	Console http.Handler
 }
@@ -150,6 +154,14 @@ func (a *API) table() []Route {
 		{Pattern: "GET /api/v1/tenants/{tenant}/subjects", Access: Tenant, Perm: auth.PermReadingsRead, handler: a.listSubjects},
 		{Pattern: "GET /api/v1/tenants/{tenant}/subjects/{subject}/latest", Access: Tenant, Perm: auth.PermReadingsRead, handler: a.latest},
 		{Pattern: "GET /api/v1/tenants/{tenant}/subjects/{subject}/readings", Access: Tenant, Perm: auth.PermReadingsRead, handler: a.readings},
+
+		{Pattern: "GET /api/v1/tenants/{tenant}/alarms", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.listAlarms},
+		{Pattern: "GET /api/v1/tenants/{tenant}/alarms/{alarm}", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.getAlarm},
+		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/ack", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActAcknowledge)},
+		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/silence", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActAlarmPause)},
+		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/escalate", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActEscalate)},
+		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/resolve", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActCancel)},
+		{Pattern: "GET /api/v1/tenants/{tenant}/subjects/{subject}/alarms", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.subjectAlarms},
 
 		{Pattern: "GET /api/v1/tenants/{tenant}/audit", Access: Tenant, Perm: auth.PermAuditRead, handler: a.listAudit},
 	}

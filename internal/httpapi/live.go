@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-iomt/vigil/internal/alarmproc"
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/reading"
 	"github.com/vigil-iomt/vigil/internal/store"
@@ -177,9 +178,26 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// Alarms: subscribe first, then send the current ones, so no change falls in between (a
+	// change may arrive twice; the console keys alarms by id). Alarm events carry no id: they
+	// need no replay, since a reconnect sends the current alarms again, and so Last-Event-ID
+	// stays the log sequence of the readings.
+	var alarmCh <-chan alarmproc.View
+	var current []alarmproc.View
+	if a.cfg.Alarms != nil {
+		var unsub func()
+		alarmCh, unsub = a.cfg.Alarms.Subscribe(tenant)
+		defer unsub()
+		if current, err = a.cfg.Alarms.Active(ctx, tenant, "", 0, maxAlarmList); err != nil {
+			a.log.WarnContext(ctx, "live stream: current alarms", "tenant", tenant, "err", err)
+		}
+	}
 	var buf bytes.Buffer
 	buf.WriteString("retry: 2000\n\n")
 	writeDevices(&buf, devices, true, now)
+	for _, v := range current {
+		writeAlarm(&buf, v)
+	}
 	if err := send(rc, w, &buf); err != nil {
 		return nil // the client went away
 	}
@@ -237,6 +255,18 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 			}
 		case <-status.C:
 			writeDevices(&buf, devices, false, a.now())
+			if err := send(rc, w, &buf); err != nil {
+				return nil
+			}
+		case v, ok := <-alarmCh:
+			if !ok {
+				_ = emit()
+				return nil // too slow for the alarm feed: the client reconnects and gets the current alarms
+			}
+			if v.Tenant != tenant {
+				continue
+			}
+			writeAlarm(&buf, v)
 			if err := send(rc, w, &buf); err != nil {
 				return nil
 			}
@@ -316,6 +346,14 @@ func writeDevices(buf *bytes.Buffer, devices map[string]*liveDevice, full bool, 
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 	b, _ := json.Marshal(map[string]any{"full": full, "now": now.UnixMilli(), "devices": list})
 	buf.WriteString("event: devices\ndata: ")
+	buf.Write(b)
+	buf.WriteString("\n\n")
+}
+
+// writeAlarm writes an "alarm" event with the alarm's JSON (no id: see stream).
+func writeAlarm(buf *bytes.Buffer, v alarmproc.View) {
+	b, _ := json.Marshal(v)
+	buf.WriteString("event: alarm\ndata: ")
 	buf.Write(b)
 	buf.WriteString("\n\n")
 }

@@ -37,6 +37,13 @@ var summaries = map[string]string{
 	"GET /api/v1/tenants/{tenant}/subjects":                    "Subjects (patients, assets) that have readings.",
 	"GET /api/v1/tenants/{tenant}/subjects/{subject}/latest":   "Latest value of every metric of a subject.",
 	"GET /api/v1/tenants/{tenant}/subjects/{subject}/readings": "Readings of one metric: ?metric=&from=&to= (RFC 3339) gives raw points; &step=1m gives buckets {t, min, max, mean, count}.",
+	"GET /api/v1/tenants/{tenant}/alarms":                      "The tenant's alarms: ?state=active (default; active, latched, acknowledged) or all, &subject=, &priority= (minimum), &limit= (≤ 10000); high priority first, then oldest.",
+	"GET /api/v1/tenants/{tenant}/alarms/{alarm}":              "One alarm with its history of transitions.",
+	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/ack":         "Acknowledge an alarm ({\"reason\"?}); nurses and clinicians (operators for technical alarms).",
+	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/silence":     "Alarm pause of the alarm's subject ({\"duration\":\"2m\",\"reason\"}; above 3 min a reason is required, max 10 min).",
+	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/escalate":    "Escalate to the next tier now ({\"reason\"} required).",
+	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/resolve":     "Resolve (cancel) an alarm by hand with {\"note\"} (admin).",
+	"GET /api/v1/tenants/{tenant}/subjects/{subject}/alarms":   "A subject's alarm history (all states unless ?state=active).",
 	"GET /api/v1/tenants/{tenant}/audit":                       "The tenant's audit trail entries after ?after=SEQ (admin, qa).",
 }
 

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigil-iomt/vigil/internal/alarmproc"
+	"github.com/vigil-iomt/vigil/internal/httpapi"
+	"github.com/vigil-iomt/vigil/internal/notify"
+	"github.com/vigil-iomt/vigil/internal/store"
+	"github.com/vigil-iomt/vigil/internal/stream"
+)
+
+// alarmStore is the store as the alarm processor and the outbox use it.
+type alarmStore interface {
+	store.Store
+	store.AlarmStore
+}
+
+// alarmsAPI is svc as the API's optional alarm service (a nil interface when svc is nil).
+func alarmsAPI(svc *alarmproc.Service) httpapi.Alarms {
+	if svc == nil {
+		return nil
+	}
+	return svc
+}
+
+// newAlarms builds the alarm processor and the outbox deliverer on st.
+func newAlarms(ctx context.Context, st store.Store, lg *stream.Log, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
+	as, ok := st.(alarmStore)
+	if !ok {
+		log.Warn("alarms disabled: the store does not implement store.AlarmStore yet")
+		return nil, nil, nil
+	}
+	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := notify.New(notify.Config{Outbox: as, Logger: log.With("component", "notify"), Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, d, nil
+}
+
+// runAlarms runs the processor and the outbox until ctx ends.
+func runAlarms(ctx context.Context, svc *alarmproc.Service, d *notify.Deliverer) error {
+	if svc == nil {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := svc.Run(gctx); err != nil && gctx.Err() == nil {
+			return fmt.Errorf("alarm processor: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return d.Run(gctx) })
+	return g.Wait()
+}

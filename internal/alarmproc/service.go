@@ -1,0 +1,418 @@
+package alarmproc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigil-iomt/vigil/internal/alarm"
+	"github.com/vigil-iomt/vigil/internal/reading"
+	"github.com/vigil-iomt/vigil/internal/store"
+)
+
+// Consumer is the name of the durable log consumer of the alarm processor.
+const Consumer = "alarms"
+
+// Log feeds the processor: *stream.Log implements it.
+type Log interface {
+	RunConsumer(ctx context.Context, name string, fn func(ctx context.Context, seq uint64, rs []reading.Reading) error) error
+}
+
+// Store is what the processor needs from the query store.
+type Store interface {
+	SaveAlarmBatch(ctx context.Context, b store.AlarmBatch) error
+	AlarmSnapshot(ctx context.Context) ([]byte, error)
+	Alarms(ctx context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error)
+	Alarm(ctx context.Context, tenant, id string) (store.AlarmRecord, error)
+	AlarmEvents(ctx context.Context, tenant, alarmID string) ([]store.AlarmEventRecord, error)
+	Users(ctx context.Context, tenant string) ([]store.User, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Log        Log
+	Store      Store
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics
+	// CheckEvery is the period of the technical no-data check (default 1 s).
+	CheckEvery time.Duration
+}
+
+// Service is the alarm processor: engine, log consumer, persistence and subscriptions.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	eng      *alarm.Engine
+	policies alarm.Policies
+	eval     *alarm.Evaluator     // owned by the consumer goroutine
+	tech     *alarm.TechEvaluator // guarded by techMu (consumer and ticker)
+	techMu   sync.Mutex
+
+	mu     sync.Mutex // guards subs and pauses
+	subs   map[string]map[chan View]struct{}
+	pauses map[string]time.Time // tenant/subject → alarm pause end
+
+	raised  *prometheus.CounterVec
+	active  prometheus.GaugeFunc
+	actives sync.Map // alarm id → struct{} of open, announced alarms (for the gauge)
+}
+
+// New restores the engine from the store's snapshot and returns the Service ready to Run.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = time.Second
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, policies: alarm.DefaultPolicies(), eval: alarm.NewEvaluator(nil),
+		tech: alarm.NewTechEvaluator(), subs: map[string]map[chan View]struct{}{}, pauses: map[string]time.Time{}}
+	var restore *alarm.Snapshot
+	raw, err := cfg.Store.AlarmSnapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("alarm processor: %w", err)
+	}
+	if raw != nil {
+		restore = new(alarm.Snapshot)
+		if err := json.Unmarshal(raw, restore); err != nil {
+			return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
+		}
+		for _, p := range restore.Pauses {
+			s.pauses[p.Tenant+"/"+p.Subject] = p.Until
+		}
+		for _, t := range restore.Open {
+			if t.Alarm.State != alarm.Pending {
+				s.actives.Store(t.Alarm.ID, struct{}{})
+			}
+		}
+	}
+	s.eng, err = alarm.New(alarm.Config{Policies: s.policies, Directory: directory{cfg.Store}, Emit: s.emit,
+		Logger: cfg.Logger, Restore: restore, SnapshotInBatch: true})
+	if err != nil {
+		return nil, fmt.Errorf("alarm processor: %w", err)
+	}
+	if cfg.Registerer != nil {
+		s.raised = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vigil", Subsystem: "alarms", Name: "raised_total",
+			Help: "Alarms announced, by priority."}, []string{"priority"})
+		s.active = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vigil", Subsystem: "alarms", Name: "active",
+			Help: "Open announced alarms (active, latched, acknowledged)."}, func() float64 {
+			n := 0
+			s.actives.Range(func(any, any) bool { n++; return true })
+			return float64(n)
+		})
+		if err := errors.Join(cfg.Registerer.Register(s.raised), cfg.Registerer.Register(s.active)); err != nil {
+			return nil, fmt.Errorf("alarm processor: register metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Run runs the engine, the log consumer and the no-data ticker until ctx ends or one fails.
+func (s *Service) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.eng.Run(gctx) })
+	g.Go(func() error { return s.cfg.Log.RunConsumer(gctx, Consumer, s.consume) })
+	g.Go(func() error {
+		tick := time.NewTicker(s.cfg.CheckEvery)
+		defer tick.Stop()
+		var out []alarm.Condition
+		for {
+			select {
+			case <-gctx.Done():
+				return gctx.Err()
+			case now := <-tick.C:
+				s.techMu.Lock()
+				out = s.tech.Check(now, out[:0])
+				s.techMu.Unlock()
+				if err := s.eng.Apply(gctx, out); err != nil {
+					return fmt.Errorf("alarm processor: no-data check: %w", err)
+				}
+			}
+		}
+	})
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// consume evaluates one log message and applies its conditions; it returns once the engine has
+// emitted (and the store committed) what they caused, so the message may be acknowledged.
+func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) error {
+	var out []alarm.Condition
+	s.techMu.Lock()
+	for i := range rs {
+		r := &rs[i]
+		if r.Subject == "" {
+			r.Subject = r.Device
+		}
+		skewed := s.tech.ClockSkewed(r.Tenant, r.Device)
+		out = s.eval.Evaluate(alarm.Sample{Reading: r, UseReceived: skewed}, out)
+		out = s.tech.Reading(r, "", out)
+	}
+	s.techMu.Unlock()
+	if err := s.eng.Apply(ctx, out); err != nil {
+		return fmt.Errorf("apply %d alarm conditions: %w", len(out), err)
+	}
+	return nil
+}
+
+// emit writes one engine batch to the store and tells subscribers about the changed alarms.
+func (s *Service) emit(ctx context.Context, b alarm.Batch) error {
+	var sb store.AlarmBatch
+	latest := map[alarm.ID]alarm.Alarm{}
+	var order []alarm.ID
+	for _, e := range b.Events {
+		if e.AlarmID.IsZero() {
+			continue // pause events: audited by the API
+		}
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode alarm event %s: %w", e.ID, err)
+		}
+		sb.Events = append(sb.Events, store.AlarmEventRecord{ID: e.ID.String(), AlarmID: e.AlarmID.String(),
+			Tenant: e.Alarm.Tenant, Seq: e.Seq, At: e.At, JSON: doc})
+		if e.Alarm.Tenant == "" {
+			continue // an audit event on a closed alarm carries no alarm
+		}
+		if _, seen := latest[e.AlarmID]; !seen {
+			order = append(order, e.AlarmID)
+		}
+		a := e.Alarm
+		a.Seq = max(a.Seq, e.Seq)
+		latest[e.AlarmID] = a
+		if e.To == alarm.Active && e.From != alarm.Active && s.raised != nil {
+			s.raised.WithLabelValues(strings.ToLower(a.Priority.String())).Inc()
+		}
+	}
+	for _, id := range order {
+		a := latest[id]
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode alarm %s: %w", id, err)
+		}
+		sb.Alarms = append(sb.Alarms, store.AlarmRecord{ID: id.String(), Tenant: a.Tenant, Subject: a.Subject,
+			State: string(a.State), Open: a.State.Open(), Priority: int(a.Priority), RaisedAt: RaisedAt(&a), Seq: a.Seq, JSON: doc})
+	}
+	for _, n := range b.Notifications {
+		doc, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encode notification %s: %w", n.ID, err)
+		}
+		sb.Outbox = append(sb.Outbox, store.OutboxItem{ID: n.ID.String(), Tenant: n.Tenant, AlarmID: n.AlarmID.String(),
+			Status: store.OutboxPending, NextAttempt: n.At, Created: n.At, Payload: doc})
+	}
+	if b.Snapshot != nil {
+		doc, err := json.Marshal(b.Snapshot)
+		if err != nil {
+			return fmt.Errorf("encode alarm snapshot: %w", err)
+		}
+		sb.Snapshot = doc
+	}
+	if err := s.cfg.Store.SaveAlarmBatch(ctx, sb); err != nil {
+		return err
+	}
+	for _, id := range order {
+		a := latest[id]
+		if a.State.Open() && a.State != alarm.Pending {
+			s.actives.Store(id, struct{}{})
+		} else {
+			s.actives.Delete(id)
+		}
+		s.publish(a)
+	}
+	return nil
+}
+
+// publish sends a changed alarm to its tenant's subscribers; a subscriber that is too slow is
+// dropped (its channel closed), and reconnects to get the current alarms again.
+func (s *Service) publish(a alarm.Alarm) {
+	if a.State == alarm.Pending {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := ViewOf(a, s.policies, s.pauses[a.Tenant+"/"+a.Subject])
+	for ch := range s.subs[a.Tenant] {
+		select {
+		case ch <- v:
+		default:
+			delete(s.subs[a.Tenant], ch)
+			close(ch)
+		}
+	}
+}
+
+// Subscribe returns a channel of the tenant's changed alarms and a function that ends the
+// subscription. The channel is closed when the subscriber falls behind.
+func (s *Service) Subscribe(tenant string) (<-chan View, func()) {
+	ch := make(chan View, 256)
+	s.mu.Lock()
+	if s.subs[tenant] == nil {
+		s.subs[tenant] = map[chan View]struct{}{}
+	}
+	s.subs[tenant][ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.subs[tenant][ch]; ok {
+			delete(s.subs[tenant], ch)
+			close(ch)
+		}
+	}
+}
+
+func (s *Service) silenced(tenant, subject string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pauses[tenant+"/"+subject]
+}
+
+// Active returns the tenant's clinically visible open alarms (active, latched, acknowledged)
+// from the engine, highest priority first, then oldest; subject "" and minPriority 0 mean any.
+func (s *Service) Active(ctx context.Context, tenant, subject string, minPriority alarm.Priority, limit int) ([]View, error) {
+	as, err := s.eng.List(ctx, alarm.Filter{Tenant: tenant, Subject: subject, MinPriority: minPriority, Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("list alarms of %s: %w", tenant, err)
+	}
+	out := make([]View, len(as))
+	for i, a := range as {
+		out[i] = ViewOf(a, s.policies, s.silenced(a.Tenant, a.Subject))
+	}
+	return out, nil
+}
+
+// All returns the tenant's alarms of any state from the store, in list order.
+func (s *Service) All(ctx context.Context, tenant, subject string, minPriority alarm.Priority, limit int) ([]View, error) {
+	recs, err := s.cfg.Store.Alarms(ctx, store.AlarmQuery{Tenant: tenant, Subject: subject, MinPriority: int(minPriority), Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, 0, len(recs))
+	for _, r := range recs {
+		var a alarm.Alarm
+		if err := json.Unmarshal(r.JSON, &a); err != nil {
+			return nil, fmt.Errorf("decode alarm %s: %w", r.ID, err)
+		}
+		out = append(out, ViewOf(a, s.policies, s.silenced(a.Tenant, a.Subject)))
+	}
+	return out, nil
+}
+
+// Get returns one alarm of tenant with its history: from the engine while it is open, else from
+// the store. Unknown (or another tenant's): an error wrapping store.ErrNotFound.
+func (s *Service) Get(ctx context.Context, tenant string, id alarm.ID) (View, error) {
+	a, err := s.eng.Get(ctx, tenant, id)
+	if err == nil {
+		v := ViewOf(a, s.policies, s.silenced(tenant, a.Subject))
+		for _, t := range a.History {
+			v.History = append(v.History, StepOf(t))
+		}
+		return v, nil
+	}
+	if !errors.Is(err, alarm.ErrNotFound) {
+		return View{}, err
+	}
+	rec, err := s.cfg.Store.Alarm(ctx, tenant, id.String())
+	if err != nil {
+		return View{}, err
+	}
+	if err := json.Unmarshal(rec.JSON, &a); err != nil {
+		return View{}, fmt.Errorf("decode alarm %s: %w", id, err)
+	}
+	v := ViewOf(a, s.policies, time.Time{})
+	evs, err := s.cfg.Store.AlarmEvents(ctx, tenant, id.String())
+	if err != nil {
+		return View{}, err
+	}
+	for _, er := range evs {
+		var e alarm.Event
+		if err := json.Unmarshal(er.JSON, &e); err != nil {
+			return View{}, fmt.Errorf("decode alarm event %s: %w", er.ID, err)
+		}
+		if e.Type == alarm.EvNotified || e.Type == alarm.EvUpdate {
+			continue // the history shows transitions, as the engine's does
+		}
+		v.History = append(v.History, StepOf(alarm.Transition{Seq: e.Seq, At: e.At, From: e.From, To: e.To, Type: e.Type,
+			Actor: e.Actor, Reason: e.Reason, Note: e.Note}))
+	}
+	return v, nil
+}
+
+// Do applies a user command and returns the alarm afterwards (errors wrap the alarm package's
+// ErrForbidden, ErrNotFound, ErrInvalidTransition, ErrReasonRequired, ErrInvalid).
+func (s *Service) Do(ctx context.Context, cmd alarm.Command) (View, error) {
+	tenant := cmd.Actor.Tenant
+	if cmd.Action == alarm.ActAlarmPause {
+		cur, err := s.Get(ctx, tenant, cmd.AlarmID)
+		if err != nil {
+			return View{}, err
+		}
+		cmd.Subject = cur.Subject
+	}
+	if err := s.eng.Do(ctx, cmd); err != nil {
+		return View{}, err
+	}
+	if cmd.Action == alarm.ActAlarmPause {
+		d := cmd.Duration
+		if d == 0 {
+			d = alarm.DefaultPause
+		}
+		s.mu.Lock()
+		s.pauses[tenant+"/"+cmd.Subject] = time.Now().Add(d)
+		s.mu.Unlock()
+	}
+	return s.Get(ctx, tenant, cmd.AlarmID)
+}
+
+// directory resolves recipients from the tenant's users by role (no care-team assignments or
+// rosters exist yet): assigned, buddy and charge nurse → every enabled nurse; physician and
+// consultant on call, RRT → clinicians; ops → operators; named user → that user.
+type directory struct{ st Store }
+
+func (d directory) Recipients(ctx context.Context, a alarm.AlarmRef, rule alarm.RecipientRule) ([]string, error) {
+	var role store.Role
+	switch rule.Kind {
+	case alarm.AssignedNurse, alarm.BuddyNurse, alarm.ChargeNurse:
+		if rule.Kind != alarm.AssignedNurse {
+			return nil, nil // the assigned-nurse tier already notifies every nurse
+		}
+		role = store.Nurse
+	case alarm.RRT:
+		role = store.Clinician
+	case alarm.RoleOnCall:
+		switch r, _, _ := strings.Cut(rule.Ref, "/"); r {
+		case "physician", "consultant":
+			role = store.Clinician
+		case "ops", "ops-lead":
+			role = store.Operator
+		default:
+			return nil, nil
+		}
+	case alarm.NamedUser:
+		return []string{rule.Ref}, nil
+	default:
+		return nil, nil
+	}
+	users, err := d.st.Users(ctx, a.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of alarm %s: %w", a.ID, err)
+	}
+	var out []string
+	for _, u := range users {
+		if u.Role == role && !u.Disabled {
+			out = append(out, u.ID)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package alarmproc
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-iomt/vigil/internal/alarm"
+)
+
+// View is the JSON shape of an alarm in the API, the SSE "alarm" event and webhook bodies.
+type View struct {
+	ID               string     `json:"id"`
+	Tenant           string     `json:"tenant"`
+	Subject          string     `json:"subject"`
+	Device           string     `json:"device,omitempty"`
+	Metric           string     `json:"metric,omitempty"`
+	Code             string     `json:"code"`
+	Kind             string     `json:"kind"`     // physiological | technical | advisory
+	Priority         string     `json:"priority"` // high | medium | low
+	State            string     `json:"state"`    // pending | active | acknowledged | latched | resolved | discarded | cancelled
+	Message          string     `json:"message"`
+	Value            *float64   `json:"value,omitempty"`
+	Unit             string     `json:"unit,omitempty"`
+	RaisedAt         time.Time  `json:"raised_at"`
+	AcknowledgedAt   *time.Time `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy   string     `json:"acknowledged_by,omitempty"`
+	SilencedUntil    *time.Time `json:"silenced_until,omitempty"`
+	EscalationTier   int        `json:"escalation_tier"`
+	NextEscalationAt *time.Time `json:"next_escalation_at,omitempty"`
+	ResolvedAt       *time.Time `json:"resolved_at,omitempty"`
+	History          []Step     `json:"history,omitempty"`
+}
+
+// Step is one entry of an alarm's history.
+type Step struct {
+	At     time.Time `json:"at"`
+	Action string    `json:"action"` // the event type, lower case: created, acknowledged, escalated, …
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason,omitempty"`
+	From   string    `json:"from,omitempty"`
+	To     string    `json:"to,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// RaisedAt is when an alarm counts as raised: its announcement, or its first violation
+// before it is announced (the age the list orders by).
+func RaisedAt(a *alarm.Alarm) time.Time {
+	if !a.AnnouncedAt.IsZero() {
+		return a.AnnouncedAt.UTC()
+	}
+	return a.FirstViolation.UTC()
+}
+
+// ViewOf returns the API view of a. policies (nil: the defaults) give the next escalation
+// time; silenced is the end of the subject's alarm pause (zero: none).
+func ViewOf(a alarm.Alarm, policies alarm.Policies, silenced time.Time) View {
+	v := View{
+		ID: a.ID.String(), Tenant: a.Tenant, Subject: a.Subject, Device: a.Device, Code: string(a.Code),
+		Kind: strings.ToLower(string(a.Kind)), Priority: strings.ToLower(a.Priority.String()),
+		State: strings.ToLower(string(a.State)), Unit: a.UCUM, RaisedAt: RaisedAt(&a),
+		AcknowledgedAt: timePtr(a.AcknowledgedAt), AcknowledgedBy: a.AcknowledgedBy,
+		EscalationTier: max(a.EscalationLevel, 0),
+	}
+	if a.Kind != alarm.Technical || a.LastValue != 0 {
+		val := a.LastValue
+		v.Value = &val
+	}
+	v.Message = message(a)
+	if a.State == alarm.Resolved || a.State == alarm.Cancelled || a.State == alarm.Discarded {
+		v.ResolvedAt = timePtr(a.ClosedAt)
+	}
+	if a.State.Open() && silenced.After(RaisedAt(&a)) {
+		v.SilencedUntil = timePtr(silenced)
+	}
+	if a.State == alarm.Active && !a.AnnouncedAt.IsZero() {
+		if policies == nil {
+			policies = alarm.DefaultPolicies()
+		}
+		if p, ok := policies.Select(&a); ok && a.EscalationLevel+1 < len(p.Tiers) {
+			v.NextEscalationAt = timePtr(a.AnnouncedAt.Add(p.Tiers[a.EscalationLevel+1].Offset))
+		}
+	}
+	return v
+}
+
+func message(a alarm.Alarm) string {
+	code := strings.ReplaceAll(string(a.Code), "_", " ")
+	if a.Kind == alarm.Technical && a.LastValue == 0 {
+		return code
+	}
+	val := strconv.FormatFloat(a.LastValue, 'f', -1, 64)
+	lim := strconv.FormatFloat(a.Limit, 'f', -1, 64)
+	return strings.TrimSpace(fmt.Sprintf("%s: %s %s (limit %s)", code, val, a.UCUM, lim))
+}
+
+// StepOf returns the history entry of a transition.
+func StepOf(t alarm.Transition) Step {
+	return Step{At: t.At.UTC(), Action: strings.ToLower(string(t.Type)), Actor: t.Actor, Reason: firstNonEmpty(t.Reason, t.Note),
+		From: strings.ToLower(string(t.From)), To: strings.ToLower(string(t.To))}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

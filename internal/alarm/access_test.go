@@ -144,3 +144,24 @@ func TestCommandsAudited(t *testing.T) {
 		}
 	}
 }
+
+// Every event carries the alarm as it is after the event: consumers (the live stream, the
+// stored alarm) publish that snapshot, so an acknowledgement must read "acknowledged".
+func TestEventSnapshotAfterTransition(t *testing.T) {
+	h := newHarness(t, noon)
+	vt(h, StatusPresent, 0)
+	id := h.onlyOpen().Alarm.ID
+	h.events = nil
+	if err := h.do(3, Command{Action: ActAcknowledge, AlarmID: id, Actor: actor("A", CapAssignedNurse)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h.events {
+		if e.Type == EvAcknowledged {
+			if e.To != Acknowledged || e.Alarm.State != Acknowledged || e.Alarm.AcknowledgedBy != "A" {
+				t.Fatalf("ACKNOWLEDGED event: to %s, alarm state %s, by %q", e.To, e.Alarm.State, e.Alarm.AcknowledgedBy)
+			}
+			return
+		}
+	}
+	t.Fatal("no ACKNOWLEDGED event")
+}

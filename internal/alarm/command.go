@@ -72,6 +72,9 @@ func (c *core) command(ctx context.Context, cmd Command, now time.Time) error {
 		if from == Latched {
 			to = Resolved // T8
 		}
+		if to == Acknowledged {
+			a.State = Acknowledged // T5; set before the event, whose alarm snapshot consumers publish
+		}
 		c.event(t, EvAcknowledged, now, actor, from, to, cmd.Reason, cmd.Note, nil)
 		for i := range t.Recipients {
 			t.Recipients[i].Live = false
@@ -81,7 +84,6 @@ func (c *core) command(ctx context.Context, cmd Command, now time.Time) error {
 			c.close(t, Resolved, now, actor, cmd.Reason, cmd.Note)
 			return nil
 		}
-		a.State = Acknowledged // T5
 		if iv := t.Policy.ReAlarmAfterAck; iv > 0 {
 			t.ReAlarmAt = now.Add(iv)
 		}

@@ -3,8 +3,10 @@
 // Last-Event-ID; when the server refuses the stream (or is down) the store checks the session
 // and reconnects with ?last_event_id=, so no reading is lost. Views subscribe and are told
 // about changes at most every `notifyEvery` ms, so 500 devices at 1 Hz cost a few renders a
-// second, not hundreds.
-import { api } from './api';
+// second, not hundreds. Alarms arrive as `alarm` events (the server sends the open ones on
+// every connect); they are told to subscribers at once, not batched.
+import { api, tenantPath } from './api';
+import { Alarm, isOpen, normalise } from './alarms';
 
 export interface LiveDevice {
   id: string;
@@ -50,6 +52,9 @@ export class LiveStore {
   hasBattery = false;
   hasSignal = false;
   version = 0;
+  alarms = new Map<string, Alarm>(); // open alarms by id
+  private alarmSeen = new Map<string, number>();
+  private alarmListeners = new Set<(a: Alarm, prev: Alarm | undefined) => void>();
   private es: EventSource | null = null;
   private lastId = '';
   private tenant = '';
@@ -65,6 +70,8 @@ export class LiveStore {
     this.tenant = tenant;
     this.devices.clear();
     this.subjects.clear();
+    this.alarms.clear();
+    this.alarmSeen.clear();
     this.lastId = '';
     this.open();
   }
@@ -86,12 +93,53 @@ export class LiveStore {
     return () => this.readingListeners.delete(fn);
   }
 
+  // onAlarm is told about every alarm event (with the alarm's previous version, if known).
+  onAlarm(fn: (a: Alarm, prev: Alarm | undefined) => void): () => void {
+    this.alarmListeners.add(fn);
+    return () => this.alarmListeners.delete(fn);
+  }
+
+  // applyAlarm records an alarm's new version (from the stream or an action's answer).
+  applyAlarm(a: Alarm) {
+    const prev = this.alarms.get(a.id);
+    this.alarmSeen.set(a.id, Date.now());
+    if (isOpen(a)) this.alarms.set(a.id, a);
+    else this.alarms.delete(a.id);
+    for (const fn of this.alarmListeners) fn(a, prev);
+    this.changed(true);
+  }
+
+  // resyncAlarms replaces the open alarms with the API's list after a (re)connect, so alarms
+  // that closed while the stream was down do not linger; versions the stream delivered while
+  // the list was loading win.
+  private async resyncAlarms() {
+    const started = Date.now();
+    const tenant = this.tenant;
+    try {
+      const r = await api<{ alarms: any[] }>('GET', tenantPath(tenant, '/alarms?state=active&limit=1000'));
+      if (tenant !== this.tenant) return;
+      const fresh = new Map(r.alarms.map((x) => [x.id as string, normalise(x)]));
+      for (const [id] of this.alarms) {
+        if (!fresh.has(id) && (this.alarmSeen.get(id) ?? 0) < started) this.alarms.delete(id);
+      }
+      for (const [id, a] of fresh) {
+        if ((this.alarmSeen.get(id) ?? 0) < started && isOpen(a)) this.alarms.set(id, a);
+      }
+      this.changed(true);
+    } catch {
+      /* no alarm API (404/503) or not allowed (403): the stream's events are all there is */
+    }
+  }
+
   private open() {
     let url = `/api/v1/stream?tenant=${encodeURIComponent(this.tenant)}`;
     if (this.lastId) url += `&last_event_id=${encodeURIComponent(this.lastId)}`;
     const es = new EventSource(url);
     this.es = es;
-    es.onopen = () => this.setState('open');
+    es.onopen = () => {
+      this.setState('open');
+      this.resyncAlarms();
+    };
     es.onerror = () => {
       // CONNECTING: the browser retries by itself (with Last-Event-ID); CLOSED: the server
       // refused the stream (401, 5xx), so we check the session and reopen it ourselves.
@@ -104,6 +152,7 @@ export class LiveStore {
       if (me.lastEventId) this.lastId = me.lastEventId;
       this.onReading(JSON.parse(me.data).readings as LiveReading[]);
     });
+    es.addEventListener('alarm', (e) => this.applyAlarm(normalise(JSON.parse((e as MessageEvent).data))));
     es.addEventListener('expired', () => {
       es.close();
       this.recover();

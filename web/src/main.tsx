@@ -7,6 +7,9 @@ import { Login } from './pages/login';
 import { Overview } from './pages/overview';
 import { SubjectPage } from './pages/subject';
 import { AuditPage, DevicesPage, SettingsPage, UsersPage } from './pages/admin';
+import { AlarmsPage } from './pages/alarms';
+import { AlarmBanner, AlarmCount, SoundToggle } from './banner';
+import { canAlarms } from './alarms';
 import './style.css';
 
 function App() {
@@ -72,6 +75,7 @@ function App() {
   };
   const nav = [
     { href: '/', label: 'Overview', show: true },
+    { href: '/alarms', label: 'Alarms', show: canAlarms.read(role) },
     { href: '/admin/users', label: 'Users', show: can.manageUsers(role) },
     { href: '/admin/devices', label: 'Devices', show: true },
     { href: '/admin/settings', label: 'Settings', show: can.manageSettings(role) },
@@ -81,6 +85,7 @@ function App() {
   let page;
   if (!tenant) page = <p class="loading">{role === 'provider-admin' && tenants.length === 0 ? 'No tenants yet.' : 'Loading…'}</p>;
   else if (path === '/' || path === '/login') page = <Overview tenant={tenant} />;
+  else if (path === '/alarms') page = canAlarms.read(role) ? <AlarmsPage tenant={tenant} role={role} /> : <NoAccess />;
   else if (path.startsWith('/subjects/')) page = <SubjectPage tenant={tenant} subject={decodeURIComponent(path.slice(10))} />;
   else if (path === '/admin/users') page = can.manageUsers(role) ? <UsersPage tenant={tenant} session={session} /> : <NoAccess />;
   else if (path === '/admin/devices') page = <DevicesPage tenant={tenant} canManage={can.manageDevices(role)} />;
@@ -97,7 +102,9 @@ function App() {
           <ul>
             {nav.map((n) => (
               <li key={n.href}>
-                <a href={n.href} onClick={onLink} aria-current={path === n.href ? 'page' : undefined}>{n.label}</a>
+                <a href={n.href} onClick={onLink} aria-current={path === n.href ? 'page' : undefined}>
+                  {n.label}{n.href === '/alarms' && <AlarmCount />}
+                </a>
               </li>
             ))}
           </ul>
@@ -117,11 +124,13 @@ function App() {
           ) : (
             <span class="tenant-name">{tenant}</span>
           )}
+          <SoundToggle />
           <span class="user" data-testid="user">{session.user.username} · {role}</span>
           <button type="button" onClick={signOut}>Sign out</button>
         </div>
       </header>
       <LinkBanner />
+      <AlarmBanner />
       <main id="main" tabIndex={-1}>{page}</main>
     </>
   );

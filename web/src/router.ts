@@ -26,6 +26,19 @@ export function usePath(): string {
   return path;
 }
 
+// useSearch is the query string (e.g. "?alarm=…"), updated when navigate changes it.
+export function useSearch(): string {
+  const [search, setSearch] = useState(location.search);
+  useEffect(() => {
+    const fn = () => setSearch(location.search);
+    listeners.add(fn);
+    return () => {
+      listeners.delete(fn);
+    };
+  }, []);
+  return search;
+}
+
 // onLink makes an <a href> navigate inside the app (ctrl/middle click still open a tab).
 export function onLink(e: MouseEvent) {
   const a = e.currentTarget as HTMLAnchorElement;

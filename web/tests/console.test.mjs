@@ -62,6 +62,20 @@ test('a subject shows a chart with points that grows live', async () => {
   await page.waitForFunction((n) => Number(document.querySelector('[data-testid="chart-hr"]')?.dataset.points) > n, n0);
   assert.match(await chart.textContent(), /normal 51–90 \/min/);
   await shot(page, 'subject');
+
+  // Zoom: drag across the newest part of the 1 h chart (where the demo's data is) and the
+  // chart reloads that window as raw points, in a fixed range.
+  const over = await chart.locator('.u-over').boundingBox();
+  const y = over.y + over.height / 2;
+  await page.mouse.move(over.x + over.width * 0.97, y);
+  await page.mouse.down();
+  await page.mouse.move(over.x + over.width - 1, y, { steps: 5 });
+  await page.mouse.up();
+  await page.getByText('Fixed range').waitFor();
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid="chart-hr"]');
+    return /points/.test(el?.textContent ?? '') && !/loading/.test(el?.textContent ?? '') && Number(el?.dataset.points) > 0;
+  });
 });
 
 test('an admin adds a device and sees its secret once', async () => {

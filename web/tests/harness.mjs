@@ -101,3 +101,24 @@ export async function shot(page, name) {
   mkdirSync(screenshots, { recursive: true });
   await page.screenshot({ path: join(screenshots, name + '.png') });
 }
+
+// launchBrowser starts one headless Chromium for several isolated contexts (separate cookie
+// jars, i.e. separate sessions): { browser, newPage(), close() }.
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return {
+    browser,
+    async newPage() {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await ctx.newPage();
+      page.setDefaultTimeout(20000);
+      return page;
+    },
+    close: () => browser.close(),
+  };
+}

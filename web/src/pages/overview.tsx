@@ -4,6 +4,8 @@ import { ago, useLive } from '../hooks';
 import { live, online } from '../live';
 import { formatValue, metricInfo, outOfRange, sortMetrics } from '../metrics';
 import { onLink } from '../router';
+import { Alarm, compareAlarms, isCalling } from '../alarms';
+import { PriorityBadge } from './alarms';
 
 const shownMetrics = 5;
 
@@ -34,7 +36,16 @@ export function Overview({ tenant }: { tenant: string }) {
   const now = Date.now();
   const devices = [...live.devices.values()].sort((a, b) => a.id.localeCompare(b.id));
   const up = devices.filter((d) => online(d, now)).length;
-  const subjects = [...live.subjects.keys()].sort();
+  // Open alarms per subject, most urgent first; subjects with alarms but no readings are listed too.
+  const bySubject = new Map<string, Alarm[]>();
+  for (const a of live.alarms.values()) {
+    if (!a.subject) continue;
+    const l = bySubject.get(a.subject);
+    if (l) l.push(a);
+    else bySubject.set(a.subject, [a]);
+  }
+  for (const l of bySubject.values()) l.sort(compareAlarms);
+  const subjects = [...new Set([...live.subjects.keys(), ...bySubject.keys()])].sort();
   return (
     <>
       <h1>Live overview</h1>
@@ -51,12 +62,20 @@ export function Overview({ tenant }: { tenant: string }) {
               </thead>
               <tbody>
                 {subjects.map((s) => {
-                  const m = live.subjects.get(s)!;
+                  const m = live.subjects.get(s) ?? new Map();
+                  const al = bySubject.get(s);
                   const metrics = sortMetrics([...m.keys()].filter((k) => m.get(k)!.v != null)).slice(0, shownMetrics);
                   return (
-                    <tr key={s} data-subject={s}>
+                    <tr key={s} data-subject={s} data-alarm-priority={al?.[0].priority}>
                       <th scope="row"><a href={`/subjects/${encodeURIComponent(s)}`} onClick={onLink}>{s}</a></th>
                       <td>
+                        {al && (
+                          <a class="subject-alarm" href={`/alarms?subject=${encodeURIComponent(s)}`} onClick={onLink} data-testid={`alarm-${s}`}>
+                            <PriorityBadge p={al[0].priority} calling={isCalling(al[0])} />{' '}
+                            {al[0].message || al[0].code}{al.length > 1 ? ` (+${al.length - 1})` : ''}
+                            {!isCalling(al[0]) && <span class="muted"> · {al[0].state}</span>}
+                          </a>
+                        )}
                         <ul class="vals">
                           {metrics.map((k) => {
                             const l = m.get(k)!;

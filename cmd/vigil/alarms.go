@@ -29,18 +29,23 @@ func alarmsAPI(svc *alarmproc.Service) httpapi.Alarms {
 	return svc
 }
 
-// newAlarms builds the alarm processor and the outbox deliverer on st.
-func newAlarms(ctx context.Context, st store.Store, lg *stream.Log, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
+// newAlarms builds the alarm processor and the outbox deliverer on st. Both backends
+// (SQLite and PostgreSQL) implement store.AlarmStore; a store that does not is refused rather
+// than run without alarms.
+func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
 	as, ok := st.(alarmStore)
 	if !ok {
-		log.Warn("alarms disabled: the store does not implement store.AlarmStore yet")
-		return nil, nil, nil
+		return nil, nil, fmt.Errorf("alarms: store %T does not implement store.AlarmStore", st)
 	}
 	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg})
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := notify.New(notify.Config{Outbox: as, Logger: log.With("component", "notify"), Registerer: reg})
+	nc := notify.Config{Outbox: as, Logger: log.With("component", "notify"), Registerer: reg}
+	if cfg.SMTPAddr != "" {
+		nc.SMTP = &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUser, Password: cfg.SMTPPassword}
+	}
+	d, err := notify.New(nc)
 	if err != nil {
 		return nil, nil, err
 	}

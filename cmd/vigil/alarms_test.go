@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // webhookReceiver records each notification id it answered 2xx to; while failing it answers
@@ -69,12 +76,80 @@ func TestAlarmExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the binary")
 	}
+	testAlarmExactlyOnce(t)
+}
+
+// TestAlarmExactlyOncePostgres is TestAlarmExactlyOnce on PostgreSQL (a fresh schema on the
+// server VIGIL_TEST_POSTGRES names).
+func TestAlarmExactlyOncePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary")
+	}
+	db := pgSchema(t)
+	testAlarmExactlyOnce(t, "--database-url", db)
+	c, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	// The two ALERTs are sent; the ACCEPTED that nurse1's acknowledgement causes may still be
+	// on its way, so only the ALERTs are counted.
+	var sent int
+	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM alarm_outbox
+		WHERE status = 'sent' AND payload::jsonb->>'Kind' = 'ALERT'`).Scan(&sent); err != nil {
+		t.Fatalf("read the PostgreSQL outbox: %v", err)
+	}
+	if sent != 2 {
+		t.Errorf("PostgreSQL outbox holds %d sent ALERT notifications, want the 2 delivered", sent)
+	}
+}
+
+// pgSchema creates a schema with a random name on the server named by VIGIL_TEST_POSTGRES,
+// drops it when the test ends, and returns a URL whose search_path selects it. Without the
+// variable the test is skipped; with it, an unreachable server fails the test.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("VIGIL_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("set VIGIL_TEST_POSTGRES=postgres://… to run")
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("VIGIL_TEST_POSTGRES must be a postgres:// URL (%v)", err)
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	schema := "vigil_test_" + hex.EncodeToString(rnd[:])
+	exec := func(ctx context.Context, sql string) error {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		if err := exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func testAlarmExactlyOnce(t *testing.T, extra ...string) {
 	rec := &webhookReceiver{failing: true, ok: map[string]int{}, failed: map[string]int{}}
 	hook := httptest.NewServer(rec)
 	defer hook.Close()
 
 	dir := t.TempDir()
-	p := startVigil(t, dir, nil)
+	p := startVigil(t, dir, nil, extra...)
 	admin := loginAdmin(t, p.url)
 	tenant, devs := setupTenant(t, admin, "Alarm Ward", 1, "monitor")
 	for _, u := range []struct{ name, role string }{{"nurse1", "nurse"}, {"nurse2", "nurse"}, {"viewer1", "viewer"}} {
@@ -105,7 +180,7 @@ func TestAlarmExactlyOnce(t *testing.T) {
 	rec.failing = false
 	rec.mu.Unlock()
 
-	p = startVigil(t, dir, nil)
+	p = startVigil(t, dir, nil, extra...)
 	waitAlarm(t, "the undelivered notification after the restart", 30*time.Second, func() bool {
 		ok, _ := rec.counts()
 		return len(ok) >= 2

@@ -27,7 +27,11 @@ type Config struct {
 	StreamReplicas int
 	Retention      time.Duration
 	LogLevel       string
-	DebugAddr      string   // net/http/pprof listener, loopback only; "" disables
+	DebugAddr      string // net/http/pprof listener, loopback only; "" disables
+	SMTPAddr       string // alarm e-mail relay host:port (STARTTLS required); "" disables e-mail
+	SMTPFrom       string
+	SMTPUser       string
+	SMTPPassword   string   // VIGIL_SMTP_PASSWORD only, never a flag
 	AdminPassword  string   // VIGIL_ADMIN_PASSWORD only, never a flag (it would show in ps)
 	MQTTAddr       string   // plain MQTT (loopback only); "" disables
 	MQTTTLSAddr    string   // MQTT over TLS; "" disables
@@ -95,6 +99,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	str(&c.MQTTTLSAddr, envFlag{"mqtt-tls", "VIGIL_MQTT_TLS", "MQTT over TLS listen address (--tls-cert/--tls-key, else self-signed)"})
 	str(&c.MQTTWSAddr, envFlag{"mqtt-ws", "VIGIL_MQTT_WS", "MQTT over WebSocket listen address (TLS unless loopback)"})
 	str(&c.LogLevel, envFlag{"log-level", "VIGIL_LOG_LEVEL", "debug, info, warn or error"})
+	str(&c.SMTPAddr, envFlag{"smtp-addr", "VIGIL_SMTP_ADDR", "SMTP relay for alarm e-mail, host:port (STARTTLS required; default: off)"})
+	str(&c.SMTPFrom, envFlag{"smtp-from", "VIGIL_SMTP_FROM", "sender address of alarm e-mail"})
+	str(&c.SMTPUser, envFlag{"smtp-user", "VIGIL_SMTP_USER", "SMTP username (password in $VIGIL_SMTP_PASSWORD)"})
+	c.SMTPPassword = getenv("VIGIL_SMTP_PASSWORD")
 	str(&c.DebugAddr, envFlag{"debug-addr", "VIGIL_DEBUG_ADDR", "profiling listener (/debug/pprof), loopback only (default: off)"})
 	num(&c.Partitions, envFlag{"partitions", "VIGIL_PARTITIONS", "log partitions per tenant"})
 	num(&c.StreamReplicas, envFlag{"stream-replicas", "VIGIL_STREAM_REPLICAS", "JetStream replicas (3 on a cluster)"})
@@ -135,6 +143,14 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))
 	}
 	errs = append(errs, c.validateMQTT(), c.validateBridges())
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-addr %q: %w", c.SMTPAddr, err))
+		}
+		if c.SMTPFrom == "" {
+			errs = append(errs, errors.New("--smtp-from: required with --smtp-addr"))
+		}
+	}
 	if c.DebugAddr != "" && !isLoopback(c.DebugAddr) {
 		errs = append(errs, fmt.Errorf("--debug-addr %q: loopback only", c.DebugAddr))
 	}

@@ -78,7 +78,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	alarms, outbox, err := newAlarms(ctx, st, lg, reg, log)
+	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, reg, log)
 	if err != nil {
 		return err
 	}

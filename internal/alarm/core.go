@@ -1,7 +1,6 @@
 package alarm
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -94,6 +93,13 @@ type core struct {
 
 	events []Event
 	notes  []Notification
+
+	// timers keeps each open alarm's next due time in a min-heap (due.go), so neither a
+	// request nor a timer scans every open alarm.
+	timers timers
+	// closedMin is the earliest At in closed (zero when closed is empty), so advance sweeps
+	// closed only when an entry may have passed its retention.
+	closedMin time.Time
 }
 
 func newCore(policies Policies, dir Directory, log *slog.Logger) *core {
@@ -107,6 +113,7 @@ func newCore(policies Policies, dir Directory, log *slog.Logger) *core {
 		policies: policies, dir: dir, log: log, retention: 24 * time.Hour,
 		open: make(map[string]*Tracked), byID: make(map[ID]*Tracked), closed: make(map[ID]ClosedRef),
 		pauses: make(map[string]Pause), consoles: make(map[string]ConsolePause),
+		timers: newTimers(),
 	}
 }
 
@@ -173,6 +180,15 @@ func (c *core) onCondition(ctx context.Context, cond Condition) {
 	at := cond.At
 	key := cond.DedupKey()
 	t := c.open[key]
+	if t != nil {
+		c.touch(t)
+	} else {
+		defer func() {
+			if n := c.open[key]; n != nil {
+				c.touch(n) // created by this condition
+			}
+		}()
+	}
 	switch cond.Status {
 	case StatusPending, StatusPresent:
 		if t == nil {
@@ -305,7 +321,16 @@ func (c *core) close(t *Tracked, to State, at time.Time, actor, reason, note str
 	c.setState(t, to, at, actor, reason, note)
 	delete(c.open, a.DedupKey)
 	delete(c.byID, a.ID)
+	c.timers.drop(t)
 	c.closed[a.ID] = ClosedRef{ID: a.ID, Tenant: a.Tenant, Kind: a.Kind, State: to, At: at, Seq: a.Seq}
+	c.noteClosed(at)
+}
+
+// noteClosed keeps closedMin the earliest At of closed after an entry at at was added.
+func (c *core) noteClosed(at time.Time) {
+	if c.closedMin.IsZero() || at.Before(c.closedMin) {
+		c.closedMin = at
+	}
 }
 
 func (c *core) paused(a *Alarm, now time.Time) (Pause, bool) {
@@ -515,15 +540,9 @@ func (c *core) due(t *Tracked) (time.Time, bool) {
 	return d, !d.IsZero() || a.Inactivation == AlarmPaused
 }
 
-// nextDue returns the earliest time any alarm, pause or console pause needs the clock.
+// nextDue returns the earliest time any alarm or console pause needs the clock.
 func (c *core) nextDue() (time.Time, bool) {
-	var d time.Time
-	found := false
-	for _, t := range c.open {
-		if x, ok := c.due(t); ok && (!found || x.Before(d)) {
-			d, found = x, true
-		}
-	}
+	d, found := c.timers.next(c)
 	for _, p := range c.consoles {
 		if !found || p.Until.Before(d) {
 			d, found = p.Until, true
@@ -532,35 +551,14 @@ func (c *core) nextDue() (time.Time, bool) {
 	return d, found
 }
 
-// advance fires every timer due at or before now, earliest first (ties by alarm id).
+// advance fires every timer due at or before now, earliest first (ties by alarm id), and
+// drops expired pauses and closed-alarm references.
 func (c *core) advance(ctx context.Context, now time.Time) {
-	type item struct {
-		at time.Time
-		t  *Tracked
-	}
-	for range 64 { // each pass fires at least one timer; bounded in case of a bug
-		var due []item
-		for _, t := range c.open {
-			if x, ok := c.due(t); ok && !x.After(now) {
-				due = append(due, item{x, t})
-			}
-		}
-		if len(due) == 0 {
-			break
-		}
-		slices.SortFunc(due, func(x, y item) int {
-			if r := x.at.Compare(y.at); r != 0 {
-				return r
-			}
-			return cmp.Compare(x.t.Alarm.ID.String(), y.t.Alarm.ID.String())
-		})
-		for _, it := range due {
-			c.fire(ctx, it.t, now)
-		}
-	}
+	c.fireDue(ctx, now)
 	for k, p := range c.pauses {
 		if !now.Before(p.Until) {
 			delete(c.pauses, k)
+			c.touchSubject(p.Tenant, p.Subject)
 		}
 	}
 	for k, p := range c.consoles {
@@ -568,9 +566,29 @@ func (c *core) advance(ctx context.Context, now time.Time) {
 			delete(c.consoles, k)
 		}
 	}
-	for id, r := range c.closed {
-		if now.Sub(r.At) > c.retention {
-			delete(c.closed, id)
+	if !c.closedMin.IsZero() && now.Sub(c.closedMin) > c.retention {
+		c.closedMin = time.Time{}
+		for id, r := range c.closed {
+			if now.Sub(r.At) > c.retention {
+				delete(c.closed, id)
+			} else {
+				c.noteClosed(r.At)
+			}
+		}
+	}
+}
+
+// fireDue fires the timers of every alarm due at or before now, in passes: each pass takes
+// every alarm then due, earliest first (ties by alarm id), and fires them in that order.
+func (c *core) fireDue(ctx context.Context, now time.Time) {
+	for range 64 { // each pass fires at least one timer; bounded in case of a bug
+		due := c.timers.popDue(c, now)
+		if len(due) == 0 {
+			return
+		}
+		for _, t := range due {
+			c.fire(ctx, t, now)
+			c.touch(t)
 		}
 	}
 }

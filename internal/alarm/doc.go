@@ -42,6 +42,8 @@
 // 120 s, max 10 min, reason above 3 min) holds non-HIGH-physiological alarms un-notified until
 // its fixed end; new readings never extend it. An audio pause (60–180 s) is per console and
 // ends when a new alarm of the tenant is announced; it never changes state or timers.
+// Each open alarm's next due time is kept in a min-heap (due.go), so finding the next timer,
+// and the alarms due now, never scans every open alarm.
 //
 // # Identity and replay
 //

@@ -71,9 +71,11 @@ func (c *core) restore(s Snapshot) error {
 			return fmt.Errorf("restore alarm snapshot: two open alarms for %q", t.Alarm.DedupKey)
 		}
 		c.open[t.Alarm.DedupKey], c.byID[t.Alarm.ID] = &t, &t
+		c.touch(&t)
 	}
 	for _, r := range s.Closed {
 		c.closed[r.ID] = r
+		c.noteClosed(r.At)
 	}
 	for _, p := range s.Pauses {
 		c.pauses[p.Tenant+"/"+p.Subject] = p

@@ -1,7 +1,6 @@
 package alarmproc
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -65,8 +64,8 @@ func RaisedAt(a *alarm.Alarm) time.Time {
 func ViewOf(a alarm.Alarm, policies alarm.Policies, silenced time.Time) View {
 	v := View{
 		ID: a.ID.String(), Tenant: a.Tenant, Subject: a.Subject, Device: a.Device, Code: string(a.Code),
-		Kind: strings.ToLower(string(a.Kind)), Priority: strings.ToLower(a.Priority.String()),
-		State: strings.ToLower(string(a.State)), Unit: a.UCUM, RaisedAt: RaisedAt(&a),
+		Kind: lower(string(a.Kind)), Priority: lower(a.Priority.String()),
+		State: lower(string(a.State)), Unit: a.UCUM, RaisedAt: RaisedAt(&a),
 		AcknowledgedAt: timePtr(a.AcknowledgedAt), AcknowledgedBy: a.AcknowledgedBy,
 		EscalationTier: max(a.EscalationLevel, 0),
 	}
@@ -92,14 +91,57 @@ func ViewOf(a alarm.Alarm, policies alarm.Policies, silenced time.Time) View {
 	return v
 }
 
+// lower returns s in lower case; the kinds, priorities and states the views show are
+// answered without allocating, which matters for a list of thousands of views.
+func lower(s string) string {
+	switch s {
+	case "PHYSIOLOGICAL":
+		return "physiological"
+	case "TECHNICAL":
+		return "technical"
+	case "ADVISORY":
+		return "advisory"
+	case "HIGH":
+		return "high"
+	case "MEDIUM":
+		return "medium"
+	case "LOW":
+		return "low"
+	case "PENDING":
+		return "pending"
+	case "ACTIVE":
+		return "active"
+	case "ACKNOWLEDGED":
+		return "acknowledged"
+	case "LATCHED":
+		return "latched"
+	case "RESOLVED":
+		return "resolved"
+	case "DISCARDED":
+		return "discarded"
+	case "CANCELLED":
+		return "cancelled"
+	}
+	return strings.ToLower(s)
+}
+
+// message is "CODE WORDS: value unit (limit x)", or the code's words alone for a technical
+// alarm without a value.
 func message(a alarm.Alarm) string {
 	code := strings.ReplaceAll(string(a.Code), "_", " ")
 	if a.Kind == alarm.Technical && a.LastValue == 0 {
 		return code
 	}
-	val := strconv.FormatFloat(a.LastValue, 'f', -1, 64)
-	lim := strconv.FormatFloat(a.Limit, 'f', -1, 64)
-	return strings.TrimSpace(fmt.Sprintf("%s: %s %s (limit %s)", code, val, a.UCUM, lim))
+	b := make([]byte, 0, len(code)+len(a.UCUM)+32)
+	b = append(b, code...)
+	b = append(b, ": "...)
+	b = strconv.AppendFloat(b, a.LastValue, 'f', -1, 64)
+	b = append(b, ' ')
+	b = append(b, a.UCUM...)
+	b = append(b, " (limit "...)
+	b = strconv.AppendFloat(b, a.Limit, 'f', -1, 64)
+	b = append(b, ')')
+	return strings.TrimSpace(string(b))
 }
 
 // StepOf returns the history entry of a transition.

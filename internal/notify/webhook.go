@@ -49,6 +49,8 @@ type Config struct {
 	MaxBackoff  time.Duration // [5 min]
 	MaxAttempts int           // after this many failed attempts an item is dead [8]
 	Now         func() time.Time
+	// SMTP is the relay of the e-mail channel; nil: no e-mail (alarm.email_to is ignored).
+	SMTP *SMTP
 }
 
 // Deliverer delivers the outbox.
@@ -135,10 +137,14 @@ func (d *Deliverer) Deliver(ctx context.Context) error {
 			st = t.Settings
 			settings[it.Tenant] = st
 		}
-		urls := strings.FieldsFunc(st[SettingWebhookURL], func(r rune) bool { return r == ',' || r == ' ' })
-		if len(urls) == 0 {
+		urls := list(st[SettingWebhookURL])
+		var mailTo []string
+		if d.cfg.SMTP != nil {
+			mailTo = list(st[SettingEmailTo])
+		}
+		if len(urls) == 0 && len(mailTo) == 0 {
 			it.Status = store.OutboxSkipped
-		} else if err := d.post(ctx, urls, st[SettingWebhookSecret], it); err != nil {
+		} else if err := d.send(ctx, urls, st[SettingWebhookSecret], mailTo, it); err != nil {
 			it.Attempts++
 			it.LastError = err.Error()
 			if it.Attempts >= d.cfg.MaxAttempts {
@@ -179,6 +185,28 @@ func (d *Deliverer) backoff(attempts int) time.Duration {
 		b *= 2
 	}
 	return min(b, d.cfg.MaxBackoff)
+}
+
+// list splits a setting of values separated by commas or spaces.
+func list(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// send delivers it on every channel the tenant configured: webhooks, then e-mail. All must
+// succeed; after a failure the item is retried on all of them, and receivers dedupe by the
+// notification id (header X-Vigil-Notification-Id in both).
+func (d *Deliverer) send(ctx context.Context, urls []string, secret string, mailTo []string, it store.OutboxItem) error {
+	if len(urls) > 0 {
+		if err := d.post(ctx, urls, secret, it); err != nil {
+			return err
+		}
+	}
+	if len(mailTo) > 0 {
+		if err := d.cfg.SMTP.send(ctx, it.ID, mailTo, it.Payload, d.cfg.Now()); err != nil {
+			return fmt.Errorf("e-mail: %w", err)
+		}
+	}
+	return nil
 }
 
 // Sign returns the X-Vigil-Signature value of body under secret.

@@ -31,6 +31,12 @@ func TestConformanceMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openFile(t, ":memory:") })
 }
 
+func TestAlarmConformance(t *testing.T) {
+	storetest.RunAlarms(t, func(t *testing.T) store.Store {
+		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
+	})
+}
+
 // TestAuditAcrossStores appends through two Stores on one file, as two processes would.
 func TestAuditAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vigil.db")

@@ -133,6 +133,7 @@ func TestBenchIngestMQTT(t *testing.T) {
 		func(id string) string { return secrets[id] }, dur)
 	accepted := v.packs * 10
 	pubEnd := time.Now()
+	storedAtEnd := metricValue(t, p.url, "vigil_stream_writer_readings_total")
 	deadline := pubEnd.Add(5 * time.Minute)
 	var stored float64
 	for {
@@ -170,8 +171,8 @@ func TestBenchIngestMQTT(t *testing.T) {
 	t.Logf("%d connections, QoS 1, 10-record packs, %s each, on %d cores", conns, dur, numCPU())
 	t.Logf("Vigil:     %.0f packs/s = %.0f readings/s durable (PUBACK after fsync); %d failures; PUBACK p50 %s p99 %s",
 		vRate, vRate*10, v.failures, v.pct(0.5).Round(10*time.Microsecond), v.pct(0.99).Round(10*time.Microsecond))
-	t.Logf("           stored %.0f of %d readings, %.0f readings/s from the first publish to the last stored; Vigil RSS %d MiB",
-		stored, accepted, storedRate, rss>>20)
+	t.Logf("           stored %.0f of %d readings, %.0f readings/s from the first publish to the last stored (%.0f/s while publishing); Vigil RSS %d MiB",
+		stored, accepted, storedRate, storedAtEnd/v.elapsed.Seconds(), rss>>20)
 	t.Logf("Mosquitto: %.0f msgs/s relayed to the subscriber while publishing (%d of %d in all); %.0f PUBACKed/s; PUBACK p50 %s p99 %s",
 		mRate, received.Load(), m.packs, float64(m.packs)/m.elapsed.Seconds(), m.pct(0.5).Round(10*time.Microsecond), m.pct(0.99).Round(10*time.Microsecond))
 	t.Logf("ratio Vigil/Mosquitto: %.2f", vRate/mRate)

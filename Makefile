@@ -15,7 +15,7 @@ export VIGIL_TEST_POSTGRES VIGIL_TEST_NATS VIGIL_TEST_MQTT
 # serves a page saying how to build the console).
 WEB_SRC := $(shell find web/src web/index.html web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: all build run test test-web web vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections fuzz clean
+.PHONY: all build run test test-web web vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections bench-alarm fuzz clean
 
 all: build
 
@@ -74,6 +74,10 @@ bench-mqtt: build
 # 10,000 idle device connections: connects/s and Vigil's resident memory.
 bench-connections: build
 	VIGIL_BENCH_IDLE=1 $(GO) test -run '^TestBenchIdleConnections$$' -count=1 -v -timeout 20m ./cmd/vigil/
+
+# Reading accepted → alarm event on the SSE stream, under the MQTT benchmark's load.
+bench-alarm: build
+	VIGIL_BENCH_ALARM=1 $(GO) test -run '^TestBenchAlarmLatency$$' -count=1 -v -timeout 20m ./cmd/vigil/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s ./internal/senml/

@@ -2,6 +2,8 @@ package news2
 
 import (
 	"time"
+
+	"github.com/vigil-iomt/vigil/internal/quantile"
 )
 
 // Source is how a reading was taken (spec §6.1).
@@ -104,71 +106,7 @@ func (w *Window) Current(t time.Time) Candidate {
 
 // Median returns the median of xs (mean of the two middle values for an even count), or NaN
 // for none. It reorders xs; expected O(n), no allocation.
-func Median(xs []float64) float64 {
-	n := len(xs)
-	switch n {
-	case 0:
-		return nan()
-	case 1:
-		return xs[0]
-	}
-	hi := selectK(xs, n/2)
-	if n%2 == 1 {
-		return hi
-	}
-	// The lower middle is the maximum of the part left of n/2 after selection.
-	lo := xs[0]
-	for _, v := range xs[1 : n/2] {
-		if v > lo {
-			lo = v
-		}
-	}
-	return (lo + hi) / 2
-}
-
-func nan() float64 { var z float64; return z / z }
-
-// selectK partially orders xs so that xs[k] is the k-th smallest, everything before it ≤ and
-// everything after ≥ (Hoare quickselect, median-of-three pivot; deterministic).
-func selectK(xs []float64, k int) float64 {
-	lo, hi := 0, len(xs)-1
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if xs[mid] < xs[lo] {
-			xs[mid], xs[lo] = xs[lo], xs[mid]
-		}
-		if xs[hi] < xs[lo] {
-			xs[hi], xs[lo] = xs[lo], xs[hi]
-		}
-		if xs[hi] < xs[mid] {
-			xs[hi], xs[mid] = xs[mid], xs[hi]
-		}
-		pivot := xs[mid]
-		i, j := lo, hi
-		for i <= j {
-			for xs[i] < pivot {
-				i++
-			}
-			for xs[j] > pivot {
-				j--
-			}
-			if i <= j {
-				xs[i], xs[j] = xs[j], xs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return xs[k]
-		}
-	}
-	return xs[k]
-}
+func Median(xs []float64) float64 { return quantile.Median(xs) }
 
 // Pick applies spec §6.2 rules 2 and 3: a spot-like candidate counts only when its age at t is
 // within maxAge (age exactly maxAge still counts); a continuous median always counts (its

@@ -1,6 +1,7 @@
 package news2
 
 import (
+	"math"
 	"math/big"
 	"strconv"
 	"testing"
@@ -397,7 +398,7 @@ func TestScoreRejectsUnscorable(t *testing.T) {
 	}{
 		{"spo2 above 100", func(s *Set) { s.SpO2 = 100.2 }, SpO2},
 		{"negative rr", func(s *Set) { s.RR = -1 }, RR},
-		{"NaN temp", func(s *Set) { s.Temp = nan() }, Temp},
+		{"NaN temp", func(s *Set) { s.Temp = math.NaN() }, Temp},
 		{"unknown acvpu", func(s *Set) { s.ACVPU = 9 }, ACVPU},
 		{"unknown o2", func(s *Set) { s.O2 = 0 }, O2},
 		{"scale 3", func(s *Set) { s.Scale = 3 }, SpO2},

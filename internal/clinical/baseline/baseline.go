@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-iomt/vigil/internal/quantile"
 )
 
 // Param is a PBM parameter (rpm.md §6.2; glucose is excluded).
@@ -451,58 +453,4 @@ func (m *Monitor) Acknowledge(dir Direction, choice AckChoice, day Day) bool {
 
 // median returns the median of xs (mean of the two middle values for an even count); it
 // reorders xs. Expected O(n), deterministic, no allocation.
-func median(xs []float64) float64 {
-	n := len(xs)
-	if n == 0 {
-		return math.NaN()
-	}
-	hi := selectK(xs, n/2)
-	if n%2 == 1 {
-		return hi
-	}
-	lo := xs[0]
-	for _, v := range xs[1 : n/2] {
-		lo = math.Max(lo, v)
-	}
-	return (lo + hi) / 2
-}
-
-func selectK(xs []float64, k int) float64 {
-	lo, hi := 0, len(xs)-1
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if xs[mid] < xs[lo] {
-			xs[mid], xs[lo] = xs[lo], xs[mid]
-		}
-		if xs[hi] < xs[lo] {
-			xs[hi], xs[lo] = xs[lo], xs[hi]
-		}
-		if xs[hi] < xs[mid] {
-			xs[hi], xs[mid] = xs[mid], xs[hi]
-		}
-		pivot := xs[mid]
-		i, j := lo, hi
-		for i <= j {
-			for xs[i] < pivot {
-				i++
-			}
-			for xs[j] > pivot {
-				j--
-			}
-			if i <= j {
-				xs[i], xs[j] = xs[j], xs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return xs[k]
-		}
-	}
-	return xs[k]
-}
+func median(xs []float64) float64 { return quantile.Median(xs) }

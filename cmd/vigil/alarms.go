@@ -32,7 +32,7 @@ func alarmsAPI(svc *alarmproc.Service) httpapi.Alarms {
 // newAlarms builds the alarm processor and the outbox deliverer on st. Both backends
 // (SQLite and PostgreSQL) implement store.AlarmStore; a store that does not is refused rather
 // than run without alarms.
-func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
+func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, mqttPub notify.MQTTPublisher, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
 	as, ok := st.(alarmStore)
 	if !ok {
 		return nil, nil, fmt.Errorf("alarms: store %T does not implement store.AlarmStore", st)
@@ -41,7 +41,7 @@ func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, 
 	if err != nil {
 		return nil, nil, err
 	}
-	nc := notify.Config{Outbox: as, Logger: log.With("component", "notify"), Registerer: reg}
+	nc := notify.Config{Outbox: as, Logger: log.With("component", "notify"), Registerer: reg, MQTT: mqttPub}
 	if cfg.SMTPAddr != "" {
 		nc.SMTP = &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUser, Password: cfg.SMTPPassword}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/httpapi"
 	"github.com/vigil-iomt/vigil/internal/ingest"
+	"github.com/vigil-iomt/vigil/internal/notify"
 	"github.com/vigil-iomt/vigil/internal/stream"
 	"github.com/vigil-iomt/vigil/web"
 )
@@ -78,7 +79,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, reg, log)
+	var alarmMQTT notify.MQTTPublisher // no typed nil: the channel is off without a broker
+	if broker != nil {
+		alarmMQTT = broker
+	}
+	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, alarmMQTT, reg, log)
 	if err != nil {
 		return err
 	}

@@ -282,3 +282,12 @@ func (r redactingHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (r redactingHandler) WithGroup(name string) slog.Handler {
 	return redactingHandler{r.h.WithGroup(name)}
 }
+
+// PublishAlarm publishes an alarm notification of tenant on AlarmTopic with QoS 1 through the
+// broker's inline client (delivered to the tenant's subscribed users and integrations).
+func (b *Broker) PublishAlarm(tenant string, payload []byte) error {
+	if err := b.srv.Publish(AlarmTopic(tenant), payload, false, 1); err != nil {
+		return fmt.Errorf("mqtt: publish alarm notification for tenant %s: %w", tenant, err)
+	}
+	return nil
+}

@@ -105,6 +105,7 @@ func (f *fakeConns) SetDeviceConnection(_ context.Context, tenant, id string, co
 }
 
 type harness struct {
+	b     *Broker
 	addr  string
 	log   *fakeLog
 	conns *fakeConns
@@ -156,7 +157,7 @@ func startBroker(t *testing.T, lg *fakeLog) *harness {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &harness{addr: b.Addr("tcp").String(), log: lg, conns: conns, reg: reg}
+	return &harness{b: b, addr: b.Addr("tcp").String(), log: lg, conns: conns, reg: reg}
 }
 
 // connect3 connects an MQTT 3.1.1 client and returns it with the CONNACK return code.
@@ -536,5 +537,31 @@ func wantAnnouncement(t *testing.T, ch chan string, topic, contains string) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no announcement on %s", topic)
+	}
+}
+
+// TestPublishAlarm: an alarm notification reaches a user subscribed to the tenant's topics.
+func TestPublishAlarm(t *testing.T) {
+	h := startBroker(t, &fakeLog{})
+	got := make(chan string, 8)
+	u5, _ := connect5(t, h.addr, "user:alice", "alice", "vgt_alice", func(pr paho.PublishReceived) {
+		got <- pr.Packet.Topic + " " + string(pr.Packet.Payload)
+	})
+	if sa, err := u5.Subscribe(t.Context(), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "vigil/v1/t/acme/alarms", QoS: 1}}}); err != nil {
+		t.Fatalf("subscribe: %v (%+v)", err, sa)
+	}
+	if err := h.b.PublishAlarm("globex", []byte(`{"id":"other"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.b.PublishAlarm("acme", []byte(`{"id":"n1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != `vigil/v1/t/acme/alarms {"id":"n1"}` {
+			t.Fatalf("received %s", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alarm notification")
 	}
 }

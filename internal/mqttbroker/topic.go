@@ -81,3 +81,7 @@ func ConnectivityTopic(tenant, device string) string {
 func validDeviceID(id string) bool {
 	return id != "" && id != tenantSegment && !strings.ContainsAny(id, "/+#$\x00")
 }
+
+// AlarmTopic is where alarm notifications of a tenant are published for its integrations
+// (users of the tenant may subscribe; QoS 1, not retained).
+func AlarmTopic(tenant string) string { return tenantPrefix(tenant) + "alarms" }

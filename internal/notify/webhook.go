@@ -51,6 +51,9 @@ type Config struct {
 	Now         func() time.Time
 	// SMTP is the relay of the e-mail channel; nil: no e-mail (alarm.email_to is ignored).
 	SMTP *SMTP
+	// MQTT publishes notifications for tenants whose setting alarm.mqtt is "true" (the
+	// embedded broker's tenant alarm topic); nil: no MQTT channel.
+	MQTT MQTTPublisher
 }
 
 // Deliverer delivers the outbox.
@@ -142,9 +145,10 @@ func (d *Deliverer) Deliver(ctx context.Context) error {
 		if d.cfg.SMTP != nil {
 			mailTo = list(st[SettingEmailTo])
 		}
-		if len(urls) == 0 && len(mailTo) == 0 {
+		mqttOn := d.cfg.MQTT != nil && st[SettingMQTT] == "true"
+		if len(urls) == 0 && len(mailTo) == 0 && !mqttOn {
 			it.Status = store.OutboxSkipped
-		} else if err := d.send(ctx, urls, st[SettingWebhookSecret], mailTo, it); err != nil {
+		} else if err := d.send(ctx, urls, st[SettingWebhookSecret], mailTo, mqttOn, it); err != nil {
 			it.Attempts++
 			it.LastError = err.Error()
 			if it.Attempts >= d.cfg.MaxAttempts {
@@ -192,10 +196,10 @@ func list(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
-// send delivers it on every channel the tenant configured: webhooks, then e-mail. All must
+// send delivers it on every channel the tenant configured: webhooks, then e-mail, then MQTT. All must
 // succeed; after a failure the item is retried on all of them, and receivers dedupe by the
 // notification id (header X-Vigil-Notification-Id in both).
-func (d *Deliverer) send(ctx context.Context, urls []string, secret string, mailTo []string, it store.OutboxItem) error {
+func (d *Deliverer) send(ctx context.Context, urls []string, secret string, mailTo []string, mqttOn bool, it store.OutboxItem) error {
 	if len(urls) > 0 {
 		if err := d.post(ctx, urls, secret, it); err != nil {
 			return err
@@ -206,8 +210,21 @@ func (d *Deliverer) send(ctx context.Context, urls []string, secret string, mail
 			return fmt.Errorf("e-mail: %w", err)
 		}
 	}
+	if mqttOn {
+		if err := d.cfg.MQTT.PublishAlarm(it.Tenant, it.Payload); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// MQTTPublisher publishes a tenant's alarm notification on its MQTT topic.
+type MQTTPublisher interface {
+	PublishAlarm(tenant string, payload []byte) error
+}
+
+// SettingMQTT enables the MQTT channel for a tenant ("true").
+const SettingMQTT = "alarm.mqtt"
 
 // Sign returns the X-Vigil-Signature value of body under secret.
 func Sign(secret string, body []byte) string {

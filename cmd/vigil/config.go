@@ -17,6 +17,7 @@ type Config struct {
 	DataDir        string
 	HTTPAddr       string
 	NATSURL        string
+	NATSNamespace  string // distinguishes deployments sharing one NATS: stream READINGS_<NS>, subjects vigil.<ns>.r
 	DatabaseURL    string
 	TLSCert        string
 	TLSKey         string
@@ -92,6 +93,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	str(&c.DataDir, envFlag{"data", "VIGIL_DATA", "data directory (SQLite database, embedded JetStream, TLS files)"})
 	str(&c.HTTPAddr, envFlag{"http", "VIGIL_HTTP", "HTTP(S) listen address for the API and console"})
 	str(&c.NATSURL, envFlag{"nats-url", "VIGIL_NATS_URL", "external NATS JetStream URL (default: embedded server in DATA/nats)"})
+	str(&c.NATSNamespace, envFlag{"nats-namespace", "VIGIL_NATS_NAMESPACE", "separates Vigil deployments that share one NATS cluster (letters, digits; default none)"})
 	str(&c.DatabaseURL, envFlag{"database-url", "VIGIL_DATABASE_URL", "PostgreSQL URL (default: SQLite in DATA/vigil.db)"})
 	str(&c.TLSCert, envFlag{"tls-cert", "VIGIL_TLS_CERT", "TLS certificate file (PEM)"})
 	str(&c.TLSKey, envFlag{"tls-key", "VIGIL_TLS_KEY", "TLS private key file (PEM)"})
@@ -156,6 +158,12 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	for _, r := range c.NATSNamespace {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			errs = append(errs, fmt.Errorf("--nats-namespace %q: lower-case letters and digits only", c.NATSNamespace))
+			break
+		}
 	}
 	if c.Partitions < 1 || c.Partitions > 1024 {
 		errs = append(errs, fmt.Errorf("--partitions %d: want 1 to 1024", c.Partitions))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,12 +45,18 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	streamName, subjects := "", ""
+	if ns := cfg.NATSNamespace; ns != "" {
+		streamName, subjects = "READINGS_"+strings.ToUpper(ns), "vigil."+ns+".r"
+	}
 	lg, err := stream.Open(ctx, stream.Config{
-		DataDir:    filepath.Join(cfg.DataDir, "nats"),
-		URL:        cfg.NATSURL,
-		Partitions: cfg.Partitions,
-		Replicas:   cfg.StreamReplicas,
-		MaxAge:     cfg.Retention,
+		StreamName:    streamName,
+		SubjectPrefix: subjects,
+		DataDir:       filepath.Join(cfg.DataDir, "nats"),
+		URL:           cfg.NATSURL,
+		Partitions:    cfg.Partitions,
+		Replicas:      cfg.StreamReplicas,
+		MaxAge:        cfg.Retention,
 	}, log, reg)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)

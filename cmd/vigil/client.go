@@ -12,17 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"log/slog"
 )
-
-// slogErrorLog adapts slog to promhttp's error logger.
-type slogErrorLog struct{ log *slog.Logger }
-
-func (l slogErrorLog) Println(v ...any) { l.log.Error("metrics", "err", fmt.Sprint(v...)) }
-
-var _ promhttp.Logger = slogErrorLog{}
 
 // client runs the admin subcommands, which call a running server's API. The server is
 // VIGIL_SERVER (default http://127.0.0.1:8080) and the token VIGIL_TOKEN (from vigil login).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -204,3 +205,10 @@ func storeKind(cfg Config) string {
 	}
 	return "sqlite"
 }
+
+// slogErrorLog adapts slog to promhttp's error logger.
+type slogErrorLog struct{ log *slog.Logger }
+
+func (l slogErrorLog) Println(v ...any) { l.log.Error("metrics", "err", fmt.Sprint(v...)) }
+
+var _ promhttp.Logger = slogErrorLog{}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,9 +31,10 @@ import (
 // messages whatever tenant is asked for, like a log whose subject filter failed, so that the
 // live stream's own tenant check is what the isolation test sees.
 type recordingLog struct {
-	mu   sync.Mutex
-	rs   []reading.Reading
-	msgs [][]reading.Reading // message seq i+1
+	following atomic.Int32 // Follow calls that have chosen their start (new messages reach them)
+	mu        sync.Mutex
+	rs        []reading.Reading
+	msgs      [][]reading.Reading // message seq i+1
 }
 
 func (l *recordingLog) Append(_ context.Context, _, _ string, rs []reading.Reading) error {
@@ -50,6 +52,8 @@ func (l *recordingLog) Follow(ctx context.Context, _ string, afterSeq uint64, fn
 		next = uint64(len(l.msgs)) + 1
 		l.mu.Unlock()
 	}
+	l.following.Add(1)
+	defer l.following.Add(-1)
 	for {
 		l.mu.Lock()
 		var m []reading.Reading
@@ -343,10 +347,10 @@ func (f *fixture) openStream(t *testing.T, user, query, lastID string) (int, <-c
 	return 200, ch
 }
 
-// nextEvent returns the next event named name, failing the test after 5 s.
+// nextEvent returns the next event named name, failing the test after 10 s.
 func nextEvent(t *testing.T, ch <-chan sseEvent, name string) sseEvent {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for {
 		select {
 		case ev, ok := <-ch:
@@ -357,7 +361,7 @@ func nextEvent(t *testing.T, ch <-chan sseEvent, name string) sseEvent {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("no %q event within 5 s", name)
+			t.Fatalf("no %q event within 10 s", name)
 		}
 	}
 }
@@ -414,6 +418,18 @@ func TestLiveStreamIsolation(t *testing.T) {
 		t.Errorf("stream without credentials: %d, want 401", code)
 	}
 
+	// The two streams opened above (200) still follow the log; the next one makes three.
+	waitFollowing := func(n int32) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for f.log.following.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d streams follow the log, want %d", f.log.following.Load(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFollowing(2)
 	code, ch := f.openStream(t, "ta-nurse", "", "")
 	if code != 200 {
 		t.Fatalf("stream as ta-nurse: %d", code)
@@ -428,6 +444,9 @@ func TestLiveStreamIsolation(t *testing.T) {
 	if !snap.Full || len(snap.Devices) != 1 || snap.Devices[0].ID != "ta-dev" {
 		t.Errorf("first devices event %+v, want the full list [ta-dev]", snap)
 	}
+	// The handler follows the log from "now" once it starts; ingest only after it has, or the
+	// readings would be older than the stream's start.
+	waitFollowing(3)
 	f.ingest(t, "tb-dev", 99)
 	f.ingest(t, "ta-dev", 71)
 	ev := nextEvent(t, ch, "reading")

@@ -277,3 +277,45 @@ func metricValue(t *testing.T, base, name string) float64 {
 	}
 	return sum
 }
+
+// waitStoredOnce waits until every acknowledged heart-rate reading (subject → measured time in
+// ms) can be read back through the readings API of tenant in [from, to); it fails at once when
+// a reading is stored more than once, and after 60 s when some are still missing.
+func waitStoredOnce(t *testing.T, a *api, tenant string, want map[string]map[int64]bool, from, to time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing := 0
+		for subj, times := range want {
+			var out struct {
+				Points []struct {
+					T time.Time `json:"t"`
+				} `json:"points"`
+			}
+			q := fmt.Sprintf("/api/v1/tenants/%s/subjects/%s/readings?metric=hr&from=%s&to=%s&limit=100000",
+				tenant, subj, from.Format(time.RFC3339), to.Format(time.RFC3339))
+			a.must("GET", q, nil, 200, &out)
+			seen := map[int64]int{}
+			for _, pt := range out.Points {
+				seen[pt.T.Round(time.Millisecond).UnixMilli()]++
+			}
+			for ms, c := range seen {
+				if c > 1 {
+					t.Fatalf("subject %s: reading at %d stored %d times", subj, ms, c)
+				}
+			}
+			for ms := range times {
+				if seen[ms] == 0 {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledged readings missing after restart", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -141,41 +141,7 @@ func TestMQTTKill9KeepsAcknowledgedReadings(t *testing.T) {
 	if len(want) != 7 {
 		t.Fatalf("acknowledged packs from %d devices, want 7 (6 paho, 1 mosquitto_pub)", len(want))
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		missing := 0
-		for subj, times := range want {
-			var out struct {
-				Points []struct {
-					T time.Time `json:"t"`
-				} `json:"points"`
-			}
-			q := fmt.Sprintf("/api/v1/tenants/%s/subjects/%s/readings?metric=hr&from=%s&to=%s&limit=100000",
-				tenant, subj, base.Add(-time.Minute).Format(time.RFC3339), base.Add(time.Hour).Format(time.RFC3339))
-			admin2.must("GET", q, nil, 200, &out)
-			seen := map[int64]int{}
-			for _, pt := range out.Points {
-				seen[pt.T.Round(time.Millisecond).UnixMilli()]++
-			}
-			for ms, c := range seen {
-				if c > 1 {
-					t.Fatalf("subject %s: reading at %d stored %d times", subj, ms, c)
-				}
-			}
-			for ms := range times {
-				if seen[ms] == 0 {
-					missing++
-				}
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d acknowledged readings missing after restart", missing)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitStoredOnce(t, admin2, tenant, want, base.Add(-time.Minute), base.Add(time.Hour))
 }
 
 // TestMosquittoClients uses mosquitto_pub and mosquitto_sub against the embedded broker over

@@ -19,6 +19,14 @@ const (
 	PermAlarmsRead   Permission = "alarms.read"   // list alarms and their history
 	PermAlarmsAct    Permission = "alarms.act"    // acknowledge, decline, escalate, pause
 	PermAlarmsManage Permission = "alarms.manage" // cancel alarms, escalation policies
+	// Patient monitoring (issue 7): reading a patient's record is audited by the handler.
+	PermPatientsRead   Permission = "patients.read"      // patients, encounters, wards, beds, NEWS2, RPM
+	PermPatientsManage Permission = "patients.manage"    // admit, transfer, discharge, assign devices, enrol in RPM
+	PermObservations   Permission = "observations.write" // manual observations (ACVPU, oxygen, vitals), review time
+	// Cold chain (issue 8).
+	PermColdChainRead   Permission = "coldchain.read"   // sites, units, products, lots, shipments, reports
+	PermColdChainManage Permission = "coldchain.manage" // create and change them
+	PermQARelease       Permission = "qa.release"       // release or reject a lot or shipment with an e-signature
 )
 
 // Permissions lists every permission, for tables and tests.
@@ -26,18 +34,23 @@ var Permissions = []Permission{
 	PermTenantsManage, PermUsersManage, PermDevicesManage, PermSettingsManage,
 	PermReadingsRead, PermAuditRead, PermDevicesRead,
 	PermAlarmsRead, PermAlarmsAct, PermAlarmsManage,
+	PermPatientsRead, PermPatientsManage, PermObservations,
+	PermColdChainRead, PermColdChainManage, PermQARelease,
 }
 
 // rolePerms says what each tenant role may do inside its own tenant. ProviderAdmin is not
 // listed: it may do everything, in every tenant (see Allowed).
 var rolePerms = map[store.Role][]Permission{
 	store.Admin: {PermUsersManage, PermDevicesManage, PermSettingsManage, PermReadingsRead, PermAuditRead, PermDevicesRead,
-		PermAlarmsRead, PermAlarmsManage},
-	store.Operator:  {PermDevicesManage, PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct},
-	store.QA:        {PermReadingsRead, PermAuditRead, PermDevicesRead},
-	store.Clinician: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct},
-	store.Nurse:     {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct},
-	store.Viewer:    {PermReadingsRead, PermDevicesRead, PermAlarmsRead},
+		PermAlarmsRead, PermAlarmsManage, PermPatientsRead, PermPatientsManage, PermColdChainRead, PermColdChainManage},
+	store.Operator: {PermDevicesManage, PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct,
+		PermColdChainRead, PermColdChainManage},
+	store.QA: {PermReadingsRead, PermAuditRead, PermDevicesRead, PermColdChainRead, PermQARelease},
+	store.Clinician: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct,
+		PermPatientsRead, PermPatientsManage, PermObservations},
+	store.Nurse: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct,
+		PermPatientsRead, PermPatientsManage, PermObservations},
+	store.Viewer: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermColdChainRead},
 }
 
 // Allowed reports whether p may use perm in tenant. A provider admin (role ProviderAdmin in

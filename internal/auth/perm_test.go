@@ -13,34 +13,39 @@ import (
 // readings.read and devices.read every role; provider-admin everything in every tenant.
 // Alarms (alarms.md §6, coarse): alarms.read every clinical/ops role and viewer, not qa;
 // alarms.act nurse, clinician, operator (biomed acknowledges technical alarms); alarms.manage
-// admin.
+// admin. Patients (issue 7): patients.read and patients.manage admin, clinician, nurse;
+// observations.write clinician and nurse. Cold chain (issue 8): coldchain.read admin, operator,
+// qa, viewer; coldchain.manage admin and operator; qa.release qa only (the QA unit decides).
 func TestAllowed(t *testing.T) {
 	const (
 		Y = true
 		N = false
 	)
 	// Columns: tenants.manage, users.manage, devices.manage, settings.manage, readings.read,
-	// audit.read, devices.read, alarms.read, alarms.act, alarms.manage — the order of Permissions.
-	own := map[store.Role][10]bool{
-		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
-		store.Admin:         {N, Y, Y, Y, Y, Y, Y, Y, N, Y},
-		store.Operator:      {N, N, Y, N, Y, N, Y, Y, Y, N},
-		store.QA:            {N, N, N, N, Y, Y, Y, N, N, N},
-		store.Clinician:     {N, N, N, N, Y, N, Y, Y, Y, N},
-		store.Nurse:         {N, N, N, N, Y, N, Y, Y, Y, N},
-		store.Viewer:        {N, N, N, N, Y, N, Y, Y, N, N},
+	// audit.read, devices.read, alarms.read, alarms.act, alarms.manage, patients.read,
+	// patients.manage, observations.write, coldchain.read, coldchain.manage, qa.release — the
+	// order of Permissions.
+	own := map[store.Role][16]bool{
+		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
+		store.Admin:         {N, Y, Y, Y, Y, Y, Y, Y, N, Y, Y, Y, N, Y, Y, N},
+		store.Operator:      {N, N, Y, N, Y, N, Y, Y, Y, N, N, N, N, Y, Y, N},
+		store.QA:            {N, N, N, N, Y, Y, Y, N, N, N, N, N, N, Y, N, Y},
+		store.Clinician:     {N, N, N, N, Y, N, Y, Y, Y, N, Y, Y, Y, N, N, N},
+		store.Nurse:         {N, N, N, N, Y, N, Y, Y, Y, N, Y, Y, Y, N, N, N},
+		store.Viewer:        {N, N, N, N, Y, N, Y, Y, N, N, N, N, N, Y, N, N},
 	}
-	other := map[store.Role][10]bool{
-		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
-		store.Admin:         {N, N, N, N, N, N, N, N, N, N},
-		store.Operator:      {N, N, N, N, N, N, N, N, N, N},
-		store.QA:            {N, N, N, N, N, N, N, N, N, N},
-		store.Clinician:     {N, N, N, N, N, N, N, N, N, N},
-		store.Nurse:         {N, N, N, N, N, N, N, N, N, N},
-		store.Viewer:        {N, N, N, N, N, N, N, N, N, N},
+	other := map[store.Role][16]bool{
+		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
+		store.Admin:         {},
+		store.Operator:      {},
+		store.QA:            {},
+		store.Clinician:     {},
+		store.Nurse:         {},
+		store.Viewer:        {},
 	}
 	wantPerms := []Permission{"tenants.manage", "users.manage", "devices.manage", "settings.manage",
-		"readings.read", "audit.read", "devices.read", "alarms.read", "alarms.act", "alarms.manage"}
+		"readings.read", "audit.read", "devices.read", "alarms.read", "alarms.act", "alarms.manage",
+		"patients.read", "patients.manage", "observations.write", "coldchain.read", "coldchain.manage", "qa.release"}
 	if fmt.Sprint(Permissions) != fmt.Sprint(wantPerms) {
 		t.Fatalf("Permissions = %v, want %v", Permissions, wantPerms)
 	}
@@ -62,8 +67,8 @@ func TestAllowed(t *testing.T) {
 			cases += 2
 		}
 	}
-	if cases != 7*10*2 {
-		t.Errorf("covered %d cases, want 140", cases)
+	if cases != 7*16*2 {
+		t.Errorf("covered %d cases, want 224", cases)
 	}
 }
 

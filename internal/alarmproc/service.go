@@ -44,6 +44,15 @@ type Config struct {
 	Registerer prometheus.Registerer // nil: no metrics
 	// CheckEvery is the period of the technical no-data check (default 1 s).
 	CheckEvery time.Duration
+	// Subjects attributes a reading to the patient or asset its device was assigned to at the
+	// measured time (nil: the subject set at ingest, or the device itself).
+	Subjects SubjectResolver
+}
+
+// SubjectResolver says whom a device's reading belongs to at a time: *clinical.Attributor
+// implements it. ok is false when the device was assigned to nobody then.
+type SubjectResolver interface {
+	SubjectAt(tenant, device string, at time.Time) (subject, unit string, ok bool)
 }
 
 // Service is the alarm processor: engine, log consumer, persistence and subscriptions.
@@ -152,6 +161,11 @@ func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) e
 	s.techMu.Lock()
 	for i := range rs {
 		r := &rs[i]
+		if s.cfg.Subjects != nil {
+			if subj, _, ok := s.cfg.Subjects.SubjectAt(r.Tenant, r.Device, r.Measured); ok {
+				r.Subject = subj
+			}
+		}
 		if r.Subject == "" {
 			r.Subject = r.Device
 		}
@@ -162,6 +176,16 @@ func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) e
 	s.techMu.Unlock()
 	if err := s.eng.Apply(ctx, out); err != nil {
 		return fmt.Errorf("apply %d alarm conditions: %w", len(out), err)
+	}
+	return nil
+}
+
+// Apply hands alarm conditions from another processor (clinical, cold chain) to the engine and
+// returns once what they caused is committed. Conditions are idempotent by their key and onset,
+// so a processor that replays its log after a restart may apply them again.
+func (s *Service) Apply(ctx context.Context, cs []alarm.Condition) error {
+	if err := s.eng.Apply(ctx, cs); err != nil {
+		return fmt.Errorf("apply %d alarm conditions: %w", len(cs), err)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 type alarmStore interface {
 	store.Store
 	store.AlarmStore
+	store.CareStore
 }
 
 // alarmsAPI is svc as the API's optional alarm service (a nil interface when svc is nil).
@@ -35,7 +36,7 @@ func alarmsAPI(svc *alarmproc.Service) httpapi.Alarms {
 func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, mqttPub notify.MQTTPublisher, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
 	as, ok := st.(alarmStore)
 	if !ok {
-		return nil, nil, fmt.Errorf("alarms: store %T does not implement store.AlarmStore", st)
+		return nil, nil, fmt.Errorf("alarms: store %T does not implement store.AlarmStore and store.CareStore", st)
 	}
 	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg})
 	if err != nil {

@@ -239,6 +239,15 @@ func (e *Engine) Apply(ctx context.Context, cs []Condition) error {
 	})
 }
 
+// SetPolicies replaces the escalation policies (nil: DefaultPolicies). Alarms announced from
+// then on select from ps; alarms already announced keep the policy (and version) they use.
+func (e *Engine) SetPolicies(ctx context.Context, ps Policies) error {
+	if ps == nil {
+		ps = DefaultPolicies()
+	}
+	return e.call(ctx, func(context.Context, time.Time) { e.c.policies = ps })
+}
+
 // Do applies a user command (acknowledge, decline, escalate, cancel, alarm pause, audio
 // pause). Errors wrap ErrForbidden, ErrNotFound, ErrInvalidTransition, ErrReasonRequired or
 // ErrInvalid; forbidden and late attempts are audited as ACCESS_DENIED and NO_OP events.

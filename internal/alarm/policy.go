@@ -2,6 +2,8 @@ package alarm
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -149,4 +151,54 @@ type AlarmRef struct {
 // the engine. Results should be in a stable order; the engine sorts them.
 type Directory interface {
 	Recipients(ctx context.Context, a AlarmRef, rule RecipientRule) ([]string, error)
+}
+
+// Validate reports every problem of a tenant-defined policy: an id, at least one tier, tier
+// offsets that start at 0 and increase, recipients of known kinds with the ref their kind
+// needs, known kinds and priorities in the selector, and no negative intervals.
+func (p *Policy) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("policy %q: "+format, append([]any{p.ID}, args...)...)) }
+	if p.ID == "" {
+		bad("id is empty")
+	}
+	if len(p.Tiers) == 0 {
+		bad("needs at least one tier")
+	}
+	for i, t := range p.Tiers {
+		switch {
+		case i == 0 && t.Offset != 0:
+			bad("tier 0 must start at offset 0, not %s", t.Offset)
+		case i > 0 && t.Offset <= p.Tiers[i-1].Offset:
+			bad("tier %d offset %s is not after tier %d's %s", i, t.Offset, i-1, p.Tiers[i-1].Offset)
+		}
+		if len(t.Recipients) == 0 {
+			bad("tier %d has no recipients", i)
+		}
+		for j, r := range t.Recipients {
+			switch r.Kind {
+			case AssignedNurse, BuddyNurse, ChargeNurse, RRT:
+			case RoleOnCall, NamedUser, Group:
+				if r.Ref == "" {
+					bad("tier %d recipient %d (%s) needs a ref", i, j, r.Kind)
+				}
+			default:
+				bad("tier %d recipient %d: unknown kind %q", i, j, r.Kind)
+			}
+		}
+	}
+	for _, k := range p.Kinds {
+		if k != Physiological && k != Technical && k != Advisory {
+			bad("unknown kind %q", k)
+		}
+	}
+	for _, pr := range p.Priorities {
+		if pr < Low || pr > High {
+			bad("unknown priority %d", pr)
+		}
+	}
+	if p.Renotify < 0 || p.ReAlarmAfterAck < 0 {
+		bad("renotify and realarm_after_ack must not be negative")
+	}
+	return errors.Join(errs...)
 }

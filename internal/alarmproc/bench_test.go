@@ -16,6 +16,11 @@ type memStore struct{ Store }
 
 func (memStore) SaveAlarmBatch(context.Context, store.AlarmBatch) error { return nil }
 func (memStore) AlarmSnapshot(context.Context) ([]byte, error)          { return nil, nil }
+func (memStore) AlarmPolicies(context.Context) ([]store.AlarmPolicyDoc, error) { return nil, nil }
+func (memStore) CareAssignments(context.Context, string, time.Time) ([]store.CareAssignment, error) {
+	return nil, nil
+}
+func (memStore) OnCall(context.Context, string, time.Time) ([]store.OnCallShift, error) { return nil, nil }
 func (memStore) Users(_ context.Context, tenant string) ([]store.User, error) {
 	return []store.User{{ID: "n1", Tenant: tenant, Role: store.Nurse}}, nil
 }
@@ -28,7 +33,7 @@ func BenchmarkActive10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.eng, err = alarm.New(alarm.Config{Directory: directory{memStore{}}, Emit: func(context.Context, alarm.Batch) error { return nil }})
+	s.eng, err = alarm.New(alarm.Config{Directory: directory{st: memStore{}, now: time.Now}, Emit: func(context.Context, alarm.Batch) error { return nil }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,10 @@ type Store interface {
 	Alarm(ctx context.Context, tenant, id string) (store.AlarmRecord, error)
 	AlarmEvents(ctx context.Context, tenant, alarmID string) ([]store.AlarmEventRecord, error)
 	Users(ctx context.Context, tenant string) ([]store.User, error)
+	CareAssignments(ctx context.Context, tenant string, at time.Time) ([]store.CareAssignment, error)
+	OnCall(ctx context.Context, tenant string, at time.Time) ([]store.OnCallShift, error)
+	SaveAlarmPolicies(ctx context.Context, d store.AlarmPolicyDoc) error
+	AlarmPolicies(ctx context.Context) ([]store.AlarmPolicyDoc, error)
 }
 
 // Config configures a Service.
@@ -60,14 +65,15 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	eng      *alarm.Engine
-	policies alarm.Policies
-	eval     *alarm.Evaluator     // owned by the consumer goroutine
-	tech     *alarm.TechEvaluator // guarded by techMu (consumer and ticker)
+	policies atomic.Pointer[alarm.Policies] // defaults and every tenant's own
+	eval     *alarm.Evaluator               // owned by the consumer goroutine
+	tech     *alarm.TechEvaluator           // guarded by techMu (consumer and ticker)
 	techMu   sync.Mutex
 
-	mu     sync.Mutex // guards subs and pauses
-	subs   map[string]map[chan View]struct{}
-	pauses map[string]time.Time // tenant/subject → alarm pause end
+	mu             sync.Mutex     // guards subs, pauses and policyVersions
+	policyVersions map[string]int // tenant → saved policy version
+	subs           map[string]map[chan View]struct{}
+	pauses         map[string]time.Time // tenant/subject → alarm pause end
 
 	raised  *prometheus.CounterVec
 	active  prometheus.GaugeFunc
@@ -82,8 +88,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.CheckEvery <= 0 {
 		cfg.CheckEvery = time.Second
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, policies: alarm.DefaultPolicies(), eval: alarm.NewEvaluator(nil),
+	policies, versions, err := loadPolicies(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("alarm processor: %w", err)
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, policyVersions: versions, eval: alarm.NewEvaluator(nil),
 		tech: alarm.NewTechEvaluator(), subs: map[string]map[chan View]struct{}{}, pauses: map[string]time.Time{}}
+	s.policies.Store(&policies)
 	var restore *alarm.Snapshot
 	raw, err := cfg.Store.AlarmSnapshot(ctx)
 	if err != nil {
@@ -103,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.eng, err = alarm.New(alarm.Config{Policies: s.policies, Directory: directory{cfg.Store}, Emit: s.emit,
+	s.eng, err = alarm.New(alarm.Config{Policies: policies, Directory: directory{st: cfg.Store, now: time.Now}, Emit: s.emit,
 		Logger: cfg.Logger, Restore: restore, SnapshotInBatch: true})
 	if err != nil {
 		return nil, fmt.Errorf("alarm processor: %w", err)
@@ -161,17 +172,18 @@ func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) e
 	s.techMu.Lock()
 	for i := range rs {
 		r := &rs[i]
+		var unit string
 		if s.cfg.Subjects != nil {
-			if subj, _, ok := s.cfg.Subjects.SubjectAt(r.Tenant, r.Device, r.Measured); ok {
-				r.Subject = subj
+			if subj, u, ok := s.cfg.Subjects.SubjectAt(r.Tenant, r.Device, r.Measured); ok {
+				r.Subject, unit = subj, u
 			}
 		}
 		if r.Subject == "" {
 			r.Subject = r.Device
 		}
 		skewed := s.tech.ClockSkewed(r.Tenant, r.Device)
-		out = s.eval.Evaluate(alarm.Sample{Reading: r, UseReceived: skewed}, out)
-		out = s.tech.Reading(r, "", out)
+		out = s.eval.Evaluate(alarm.Sample{Reading: r, Unit: unit, UseReceived: skewed}, out)
+		out = s.tech.Reading(r, unit, out)
 	}
 	s.techMu.Unlock()
 	if err := s.eng.Apply(ctx, out); err != nil {
@@ -265,7 +277,7 @@ func (s *Service) publish(a alarm.Alarm) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := ViewOf(a, s.policies, s.pauses[a.Tenant+"/"+a.Subject])
+	v := ViewOf(a, s.currentPolicies(), s.pauses[a.Tenant+"/"+a.Subject])
 	for ch := range s.subs[a.Tenant] {
 		select {
 		case ch <- v:
@@ -311,7 +323,7 @@ func (s *Service) Active(ctx context.Context, tenant, subject string, minPriorit
 	}
 	out := make([]View, len(as))
 	for i, a := range as {
-		out[i] = ViewOf(a, s.policies, s.silenced(a.Tenant, a.Subject))
+		out[i] = ViewOf(a, s.currentPolicies(), s.silenced(a.Tenant, a.Subject))
 	}
 	return out, nil
 }
@@ -328,7 +340,7 @@ func (s *Service) All(ctx context.Context, tenant, subject string, minPriority a
 		if err := json.Unmarshal(r.JSON, &a); err != nil {
 			return nil, fmt.Errorf("decode alarm %s: %w", r.ID, err)
 		}
-		out = append(out, ViewOf(a, s.policies, s.silenced(a.Tenant, a.Subject)))
+		out = append(out, ViewOf(a, s.currentPolicies(), s.silenced(a.Tenant, a.Subject)))
 	}
 	return out, nil
 }
@@ -338,7 +350,7 @@ func (s *Service) All(ctx context.Context, tenant, subject string, minPriority a
 func (s *Service) Get(ctx context.Context, tenant string, id alarm.ID) (View, error) {
 	a, err := s.eng.Get(ctx, tenant, id)
 	if err == nil {
-		v := ViewOf(a, s.policies, s.silenced(tenant, a.Subject))
+		v := ViewOf(a, s.currentPolicies(), s.silenced(tenant, a.Subject))
 		for _, t := range a.History {
 			v.History = append(v.History, StepOf(t))
 		}
@@ -354,7 +366,7 @@ func (s *Service) Get(ctx context.Context, tenant string, id alarm.ID) (View, er
 	if err := json.Unmarshal(rec.JSON, &a); err != nil {
 		return View{}, fmt.Errorf("decode alarm %s: %w", id, err)
 	}
-	v := ViewOf(a, s.policies, time.Time{})
+	v := ViewOf(a, s.currentPolicies(), time.Time{})
 	evs, err := s.cfg.Store.AlarmEvents(ctx, tenant, id.String())
 	if err != nil {
 		return View{}, err
@@ -397,46 +409,4 @@ func (s *Service) Do(ctx context.Context, cmd alarm.Command) (View, error) {
 		s.mu.Unlock()
 	}
 	return s.Get(ctx, tenant, cmd.AlarmID)
-}
-
-// directory resolves recipients from the tenant's users by role (no care-team assignments or
-// rosters exist yet): assigned, buddy and charge nurse → every enabled nurse; physician and
-// consultant on call, RRT → clinicians; ops → operators; named user → that user.
-type directory struct{ st Store }
-
-func (d directory) Recipients(ctx context.Context, a alarm.AlarmRef, rule alarm.RecipientRule) ([]string, error) {
-	var role store.Role
-	switch rule.Kind {
-	case alarm.AssignedNurse, alarm.BuddyNurse, alarm.ChargeNurse:
-		if rule.Kind != alarm.AssignedNurse {
-			return nil, nil // the assigned-nurse tier already notifies every nurse
-		}
-		role = store.Nurse
-	case alarm.RRT:
-		role = store.Clinician
-	case alarm.RoleOnCall:
-		switch r, _, _ := strings.Cut(rule.Ref, "/"); r {
-		case "physician", "consultant":
-			role = store.Clinician
-		case "ops", "ops-lead":
-			role = store.Operator
-		default:
-			return nil, nil
-		}
-	case alarm.NamedUser:
-		return []string{rule.Ref}, nil
-	default:
-		return nil, nil
-	}
-	users, err := d.st.Users(ctx, a.Tenant)
-	if err != nil {
-		return nil, fmt.Errorf("recipients of alarm %s: %w", a.ID, err)
-	}
-	var out []string
-	for _, u := range users {
-		if u.Role == role && !u.Disabled {
-			out = append(out, u.ID)
-		}
-	}
-	return out, nil
 }

@@ -37,7 +37,10 @@ func (l *fakeLog) RunConsumer(ctx context.Context, _ string, fn func(context.Con
 // fakeStore keeps what the processor saves, with the store's replace-by-seq and
 // ignore-known-id rules, and serves a fixed user list.
 type fakeStore struct {
-	users []store.User
+	users  []store.User
+	care   []store.CareAssignment
+	oncall []store.OnCallShift
+	docs   []store.AlarmPolicyDoc
 
 	mu     sync.Mutex
 	alarms map[string]store.AlarmRecord
@@ -95,6 +98,51 @@ func (s *fakeStore) AlarmEvents(_ context.Context, tenant, alarmID string) ([]st
 		}
 	}
 	return out, nil
+}
+
+func (s *fakeStore) CareAssignments(_ context.Context, tenant string, at time.Time) ([]store.CareAssignment, error) {
+	var out []store.CareAssignment
+	for _, c := range s.care {
+		if c.Tenant == tenant && (at.IsZero() || c.Active(at)) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) OnCall(_ context.Context, tenant string, at time.Time) ([]store.OnCallShift, error) {
+	var out []store.OnCallShift
+	for _, sh := range s.oncall {
+		if sh.Tenant == tenant && (at.IsZero() || sh.Active(at)) {
+			out = append(out, sh)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) SaveAlarmPolicies(_ context.Context, d store.AlarmPolicyDoc) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, old := range s.docs {
+		if old.Tenant == d.Tenant {
+			if d.Version != old.Version+1 {
+				return store.ErrConflict
+			}
+			s.docs[i] = d
+			return nil
+		}
+	}
+	if d.Version != 1 {
+		return store.ErrConflict
+	}
+	s.docs = append(s.docs, d)
+	return nil
+}
+
+func (s *fakeStore) AlarmPolicies(context.Context) ([]store.AlarmPolicyDoc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.docs), nil
 }
 
 func (s *fakeStore) Users(_ context.Context, tenant string) ([]store.User, error) {

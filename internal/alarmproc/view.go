@@ -21,7 +21,8 @@ type View struct {
 	State            string     `json:"state"`    // pending | active | acknowledged | latched | resolved | discarded | cancelled
 	Message          string     `json:"message"`
 	Value            *float64   `json:"value,omitempty"`
-	Unit             string     `json:"unit,omitempty"`
+	Unit             string     `json:"unit,omitempty"`      // UCUM unit of Value
+	CareUnit         string     `json:"care_unit,omitempty"` // the subject's ward or unit
 	RaisedAt         time.Time  `json:"raised_at"`
 	AcknowledgedAt   *time.Time `json:"acknowledged_at,omitempty"`
 	AcknowledgedBy   string     `json:"acknowledged_by,omitempty"`
@@ -65,7 +66,7 @@ func ViewOf(a alarm.Alarm, policies alarm.Policies, silenced time.Time) View {
 	v := View{
 		ID: a.ID.String(), Tenant: a.Tenant, Subject: a.Subject, Device: a.Device, Code: string(a.Code),
 		Kind: lower(string(a.Kind)), Priority: lower(a.Priority.String()),
-		State: lower(string(a.State)), Unit: a.UCUM, RaisedAt: RaisedAt(&a),
+		State: lower(string(a.State)), Unit: a.UCUM, CareUnit: a.Unit, RaisedAt: RaisedAt(&a),
 		AcknowledgedAt: timePtr(a.AcknowledgedAt), AcknowledgedBy: a.AcknowledgedBy,
 		EscalationTier: max(a.EscalationLevel, 0),
 	}

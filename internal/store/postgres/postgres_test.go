@@ -87,6 +87,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
 }
 
+func TestCareTeamConformance(t *testing.T) {
+	storetest.RunCareTeam(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
+}
+
 func TestAlarmConformance(t *testing.T) {
 	storetest.RunAlarms(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
 }

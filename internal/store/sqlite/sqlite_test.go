@@ -31,6 +31,10 @@ func TestConformanceMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openFile(t, ":memory:") })
 }
 
+func TestCareTeamConformance(t *testing.T) {
+	storetest.RunCareTeam(t, func(t *testing.T) store.Store { return openFile(t, ":memory:") })
+}
+
 func TestAlarmConformance(t *testing.T) {
 	storetest.RunAlarms(t, func(t *testing.T) store.Store {
 		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))

@@ -1,0 +1,189 @@
+package alarmproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-iomt/vigil/internal/alarm"
+	"github.com/vigil-iomt/vigil/internal/store"
+)
+
+// TestDirectory resolves every recipient rule against a care team and roster at a fixed time,
+// and against a tenant without either (the role fallback).
+func TestDirectory(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	h := time.Hour
+	users := []store.User{
+		{ID: "n1", Tenant: "acme", Role: store.Nurse}, {ID: "n2", Tenant: "acme", Role: store.Nurse},
+		{ID: "n3", Tenant: "acme", Role: store.Nurse}, {ID: "c1", Tenant: "acme", Role: store.Nurse},
+		{ID: "nx", Tenant: "acme", Role: store.Nurse, Disabled: true},
+		{ID: "dr1", Tenant: "acme", Role: store.Clinician}, {ID: "dr2", Tenant: "acme", Role: store.Clinician},
+		{ID: "op1", Tenant: "acme", Role: store.Operator},
+		{ID: "m1", Tenant: "bare", Role: store.Nurse}, {ID: "m2", Tenant: "bare", Role: store.Nurse},
+		{ID: "md", Tenant: "bare", Role: store.Clinician}, {ID: "mo", Tenant: "bare", Role: store.Operator},
+		{ID: "mx", Tenant: "bare", Role: store.Nurse, Disabled: true},
+	}
+	st := &fakeStore{users: users,
+		care: []store.CareAssignment{
+			{ID: "1", Tenant: "acme", UserID: "n1", Role: store.CareAssigned, Subject: "p1", From: now.Add(-h)},
+			{ID: "2", Tenant: "acme", UserID: "n2", Role: store.CareAssigned, Subject: "p1", From: now.Add(-9 * h), To: now.Add(-h)}, // shift over
+			{ID: "3", Tenant: "acme", UserID: "n2", Role: store.CareBuddy, Subject: "p1", From: now.Add(-h)},
+			{ID: "4", Tenant: "acme", UserID: "n3", Role: store.CareUnit, Unit: "ward-a", From: now.Add(-h)},
+			{ID: "5", Tenant: "acme", UserID: "c1", Role: store.CareCharge, Unit: "ward-a", From: now.Add(-h)},
+			{ID: "6", Tenant: "acme", UserID: "nx", Role: store.CareAssigned, Subject: "p1", From: now.Add(-h)}, // disabled
+		},
+		oncall: []store.OnCallShift{
+			{ID: "s1", Tenant: "acme", Ref: "physician", UserID: "dr1", From: now.Add(-h), To: now.Add(h)},
+			{ID: "s2", Tenant: "acme", Ref: "physician/medical", UserID: "dr2", From: now.Add(h), To: now.Add(9 * h)}, // not yet
+			{ID: "s3", Tenant: "acme", Ref: "ops", UserID: "op1", From: now.Add(-h), To: now.Add(h)},
+		},
+	}
+	d := directory{st: st, now: func() time.Time { return now }}
+	p1 := alarm.AlarmRef{Tenant: "acme", Subject: "p1", Unit: "ward-a"}
+	p9 := alarm.AlarmRef{Tenant: "acme", Subject: "p9", Unit: "ward-a"}
+	bare := alarm.AlarmRef{Tenant: "bare", Subject: "q1", Unit: "ward-z"}
+	for _, tc := range []struct {
+		ref  alarm.AlarmRef
+		rule alarm.RecipientRule
+		want string
+	}{
+		{p1, alarm.RecipientRule{Kind: alarm.AssignedNurse}, "[n1]"},
+		{p9, alarm.RecipientRule{Kind: alarm.AssignedNurse}, "[n3]"}, // nobody assigned: the unit's nurses
+		{p1, alarm.RecipientRule{Kind: alarm.BuddyNurse}, "[n2]"},
+		{p9, alarm.RecipientRule{Kind: alarm.BuddyNurse}, "[]"},
+		{p1, alarm.RecipientRule{Kind: alarm.ChargeNurse}, "[c1]"},
+		{alarm.AlarmRef{Tenant: "acme", Subject: "p1", Unit: "ward-b"}, alarm.RecipientRule{Kind: alarm.ChargeNurse}, "[]"},
+		{p1, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "physician/medical"}, "[dr1]"},
+		{p1, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "ops"}, "[op1]"},
+		{p1, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "ops-lead"}, "[]"},
+		{p1, alarm.RecipientRule{Kind: alarm.RRT}, "[]"},
+		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "dr2"}, "[dr2]"},
+		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "nx"}, "[]"},   // disabled
+		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "m1"}, "[]"},   // another tenant's user
+		{bare, alarm.RecipientRule{Kind: alarm.AssignedNurse}, "[m1 m2]"}, // no care team: every enabled nurse
+		{bare, alarm.RecipientRule{Kind: alarm.ChargeNurse}, "[]"},
+		{bare, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "physician/medical"}, "[md]"},
+		{bare, alarm.RecipientRule{Kind: alarm.RRT}, "[md]"},
+		{bare, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "ops-lead"}, "[mo]"},
+	} {
+		got, err := d.Recipients(t.Context(), tc.ref, tc.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := fmt.Sprint(got); g != tc.want && !(g == "[]" && tc.want == "[]") {
+			t.Errorf("Recipients(%s/%s in %s, %s %s) = %s, want %s", tc.ref.Tenant, tc.ref.Subject, tc.ref.Unit, tc.rule.Kind, tc.rule.Ref, g, tc.want)
+		}
+	}
+}
+
+func alertRecipients(t *testing.T, st *fakeStore, alarmID string) []string {
+	t.Helper()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []string
+	for _, o := range st.outbox {
+		var n alarm.Notification
+		if err := json.Unmarshal(o.Payload, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n.Kind == alarm.NotifyAlert && n.AlarmID.String() == alarmID {
+			out = append(out, n.Recipient)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCareTeamAlert: once a care team exists, a desaturation alerts the patient's assigned
+// nurse only, and the relation gives her (not the other nurse) the assigned capacity.
+func TestCareTeamAlert(t *testing.T) {
+	svc, lg, st := startService(t)
+	start := time.Now().Add(-20 * time.Second).Truncate(time.Second)
+	st.care = []store.CareAssignment{{ID: "1", Tenant: "acme", UserID: "n2", Role: store.CareAssigned, Subject: "bed1", From: start.Add(-time.Hour)}}
+	for s := 0; s <= 15; s++ {
+		send(t, lg, start.Add(time.Duration(s)*time.Second), 88)
+	}
+	vs, err := svc.Active(t.Context(), "acme", "", 0, 0)
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("Active = %+v, %v; want one alarm", vs, err)
+	}
+	if got := alertRecipients(t, st, vs[0].ID); !slices.Equal(got, []string{"n2"}) {
+		t.Errorf("ALERT to %v, want [n2] (the assigned nurse)", got)
+	}
+	id := idOf(t, vs[0].ID)
+	for user, want := range map[string]alarm.Relation{"n2": {Assigned: true}, "n1": {}} {
+		rel, err := svc.Relation(t.Context(), "acme", user, id)
+		if err != nil || rel != want {
+			t.Errorf("Relation(%s) = %+v, %v; want %+v", user, rel, err, want)
+		}
+	}
+}
+
+// TestSavePolicies: invalid documents are refused with every problem named; a saved policy is
+// versioned, shown, and selected for the tenant's next alarm (its tier 0 decides who is
+// alerted); a save on a stale version is a conflict.
+func TestSavePolicies(t *testing.T) {
+	svc, lg, st := startService(t)
+	ctx := t.Context()
+	at := time.Now()
+	err := svc.SavePolicies(ctx, "acme", 1, []PolicyDoc{
+		{ID: "", Tiers: []TierDoc{{OffsetS: 5, Recipients: []alarm.RecipientRule{{Kind: alarm.RoleOnCall}}}}},
+		{ID: "x", Priorities: []string{"urgent"}, Tiers: []TierDoc{{OffsetS: 0, Recipients: []alarm.RecipientRule{{Kind: "PAGER"}}}}},
+	}, "a1", at)
+	if !errors.Is(err, ErrInvalidPolicy) {
+		t.Fatalf("invalid save: %v, want ErrInvalidPolicy", err)
+	}
+	for _, want := range []string{"id is empty", "tier 0 must start at offset 0", "ROLE_ON_CALL) needs a ref", `priority "urgent"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if v := svc.Policies("acme"); v.Version != 0 || len(v.Policies) != 0 || len(v.Defaults) == 0 {
+		t.Fatalf("after a refused save: %+v", v)
+	}
+
+	custom := PolicyDoc{ID: "icu-spo2", Codes: []alarm.Code{alarm.SpO2Low}, RenotifyS: 60,
+		Tiers: []TierDoc{{OffsetS: 0, Recipients: []alarm.RecipientRule{{Kind: alarm.NamedUser, Ref: "n1"}}},
+			{OffsetS: 30, Recipients: []alarm.RecipientRule{{Kind: alarm.AssignedNurse}}}}}
+	if err := svc.SavePolicies(ctx, "acme", 1, []PolicyDoc{custom}, "a1", at); err != nil {
+		t.Fatal(err)
+	}
+	v := svc.Policies("acme")
+	if v.Version != 1 || len(v.Policies) != 1 || v.Policies[0].ID != "icu-spo2" || v.Policies[0].Tiers[1].OffsetS != 30 {
+		t.Fatalf("Policies(acme) = %+v", v)
+	}
+	if err := svc.SavePolicies(ctx, "acme", 1, []PolicyDoc{custom}, "a1", at); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("save on a stale version: %v, want ErrConflict", err)
+	}
+	if v := svc.Policies("other"); v.Version != 0 || len(v.Policies) != 0 {
+		t.Errorf("another tenant sees %+v", v)
+	}
+
+	start := time.Now().Add(-20 * time.Second).Truncate(time.Second)
+	for s := 0; s <= 15; s++ {
+		send(t, lg, start.Add(time.Duration(s)*time.Second), 88)
+	}
+	vs, err := svc.Active(ctx, "acme", "", 0, 0)
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("Active = %+v, %v", vs, err)
+	}
+	if got := alertRecipients(t, st, vs[0].ID); !slices.Equal(got, []string{"n1"}) {
+		t.Errorf("ALERT to %v, want [n1] (the custom policy's tier 0)", got)
+	}
+	rec, err := st.Alarm(ctx, "acme", vs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a alarm.Alarm
+	if err := json.Unmarshal(rec.JSON, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.PolicyID != "icu-spo2" || a.PolicyVersion != 1 {
+		t.Errorf("alarm uses policy %s v%d, want icu-spo2 v1", a.PolicyID, a.PolicyVersion)
+	}
+}

@@ -30,6 +30,12 @@ func alarmsAPI(svc *alarmproc.Service) httpapi.Alarms {
 	return svc
 }
 
+// careStore is st's care team, or nil when the backend keeps none.
+func careStore(st store.Store) store.CareStore {
+	cs, _ := st.(store.CareStore)
+	return cs
+}
+
 // newAlarms builds the alarm processor and the outbox deliverer on st. Both backends
 // (SQLite and PostgreSQL) implement store.AlarmStore; a store that does not is refused rather
 // than run without alarms.

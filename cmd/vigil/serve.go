@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	api := httpapi.New(httpapi.Config{
 		Alarms: alarmsAPI(alarms),
+		Care:   careStore(st),
 		Store:  st,
 		Auth:   authn,
 		Audit:  trail,

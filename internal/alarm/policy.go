@@ -158,7 +158,9 @@ type Directory interface {
 // needs, known kinds and priorities in the selector, and no negative intervals.
 func (p *Policy) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("policy %q: "+format, append([]any{p.ID}, args...)...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("policy %q: "+format, append([]any{p.ID}, args...)...))
+	}
 	if p.ID == "" {
 		bad("id is empty")
 	}

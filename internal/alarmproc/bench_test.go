@@ -14,13 +14,15 @@ import (
 // memStore is an in-memory Store for benchmarks: it keeps nothing but the snapshot.
 type memStore struct{ Store }
 
-func (memStore) SaveAlarmBatch(context.Context, store.AlarmBatch) error { return nil }
-func (memStore) AlarmSnapshot(context.Context) ([]byte, error)          { return nil, nil }
+func (memStore) SaveAlarmBatch(context.Context, store.AlarmBatch) error        { return nil }
+func (memStore) AlarmSnapshot(context.Context) ([]byte, error)                 { return nil, nil }
 func (memStore) AlarmPolicies(context.Context) ([]store.AlarmPolicyDoc, error) { return nil, nil }
 func (memStore) CareAssignments(context.Context, string, time.Time) ([]store.CareAssignment, error) {
 	return nil, nil
 }
-func (memStore) OnCall(context.Context, string, time.Time) ([]store.OnCallShift, error) { return nil, nil }
+func (memStore) OnCall(context.Context, string, time.Time) ([]store.OnCallShift, error) {
+	return nil, nil
+}
 func (memStore) Users(_ context.Context, tenant string) ([]store.User, error) {
 	return []store.User{{ID: "n1", Tenant: tenant, Role: store.Nurse}}, nil
 }

@@ -63,8 +63,8 @@ func TestDirectory(t *testing.T) {
 		{p1, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "ops-lead"}, "[]"},
 		{p1, alarm.RecipientRule{Kind: alarm.RRT}, "[]"},
 		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "dr2"}, "[dr2]"},
-		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "nx"}, "[]"},   // disabled
-		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "m1"}, "[]"},   // another tenant's user
+		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "nx"}, "[]"}, // disabled
+		{p1, alarm.RecipientRule{Kind: alarm.NamedUser, Ref: "m1"}, "[]"}, // another tenant's user
 		{bare, alarm.RecipientRule{Kind: alarm.AssignedNurse}, "[m1 m2]"}, // no care team: every enabled nurse
 		{bare, alarm.RecipientRule{Kind: alarm.ChargeNurse}, "[]"},
 		{bare, alarm.RecipientRule{Kind: alarm.RoleOnCall, Ref: "physician/medical"}, "[md]"},

@@ -21,6 +21,9 @@ type Alarms interface {
 	Get(ctx context.Context, tenant string, id alarm.ID) (alarmproc.View, error)
 	Do(ctx context.Context, cmd alarm.Command) (alarmproc.View, error)
 	Subscribe(tenant string) (<-chan alarmproc.View, func())
+	Relation(ctx context.Context, tenant, userID string, id alarm.ID) (alarm.Relation, error)
+	Policies(tenant string) alarmproc.PoliciesView
+	SavePolicies(ctx context.Context, tenant string, version int, docs []alarmproc.PolicyDoc, by string, at time.Time) error
 }
 
 const maxAlarmList = 10000
@@ -118,13 +121,6 @@ func (a *API) getAlarm(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	return nil
 }
 
-// capacity maps a user's role to the engine's capacity. Vigil has no care-team assignments
-// yet, so a nurse counts as the assigned nurse and a clinician as the treating physician of
-// every patient of their tenant; admin is unit admin, operator biomed/ops, others none.
-func capacity(role store.Role) alarm.Capacity {
-	return alarm.CapacityOf(role, alarm.Relation{Assigned: true, InUnit: true})
-}
-
 type alarmCommandBody struct {
 	Reason   string `json:"reason"`
 	Note     string `json:"note"`
@@ -158,8 +154,15 @@ func (a *API) alarmCommand(act alarm.Action) func(http.ResponseWriter, *http.Req
 			}
 		}
 		tenant := r.PathValue("tenant")
+		// The capacity comes from the user's role and care-team relation to the alarm's
+		// patient and unit (alarms.md §6); in a tenant without a care team every nurse counts
+		// as assigned and every clinician as treating physician.
+		rel, err := svc.Relation(r.Context(), tenant, p.UserID, id)
+		if err != nil {
+			return err
+		}
 		cmd := alarm.Command{Action: act, AlarmID: id, Reason: body.Reason, Note: body.Note,
-			Actor: alarm.Actor{UserID: p.UserID, Tenant: tenant, Capacity: capacity(p.Role)}}
+			Actor: alarm.Actor{UserID: p.UserID, Tenant: tenant, Capacity: alarm.CapacityOf(p.Role, rel)}}
 		switch act {
 		case alarm.ActAlarmPause:
 			if body.Duration != "" {

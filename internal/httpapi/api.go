@@ -79,6 +79,8 @@ type Config struct {
 	// Alarms lists and commands alarms and feeds the live stream's alarm events (nil: the
 	// alarm routes answer 503 and the stream sends no alarm events).
 	Alarms Alarms
+	// Care keeps the care team and on-call roster (nil: those routes answer 503).
+	Care store.CareStore
 	// Console serves the web console at / (every path that is not the API's); nil: 404.
 	Console http.Handler
 }
@@ -119,7 +121,7 @@ func New(cfg Config) *API {
 func (a *API) Routes() []Route { return a.routes }
 
 func (a *API) table() []Route {
-	return []Route{
+	return append([]Route{
 		{Pattern: "GET /healthz", Access: Public, handler: a.healthz},
 		{Pattern: "GET /readyz", Access: Public, handler: a.readyz},
 		{Pattern: "GET /api/v1/openapi.json", Access: Public, handler: a.openapi},
@@ -164,7 +166,7 @@ func (a *API) table() []Route {
 		{Pattern: "GET /api/v1/tenants/{tenant}/subjects/{subject}/alarms", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.subjectAlarms},
 
 		{Pattern: "GET /api/v1/tenants/{tenant}/audit", Access: Tenant, Perm: auth.PermAuditRead, handler: a.listAudit},
-	}
+	}, a.careRoutes()...)
 }
 
 // Handler returns the API's HTTP handler, including /metrics.

@@ -111,6 +111,7 @@ func newFixture(t *testing.T) *fixture {
 		Verify: func(ctx context.Context) (any, error) { return audit.Verify(ctx, st) },
 		Ingest: ingest.NewPipeline(rl, time.Now, ingest.NewMetrics(prometheus.NewRegistry())),
 		Live:   rl,
+		Care:   st,
 	})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

@@ -44,6 +44,14 @@ var summaries = map[string]string{
 	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/escalate":    "Escalate to the next tier now ({\"reason\"} required).",
 	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/resolve":     "Resolve (cancel) an alarm by hand with {\"note\"} (admin).",
 	"GET /api/v1/tenants/{tenant}/subjects/{subject}/alarms":   "A subject's alarm history (all states unless ?state=active).",
+	"GET /api/v1/tenants/{tenant}/care-assignments":            "Care-team assignments active ?at= (RFC 3339, default now; all for every one): assigned and buddy nurses of patients, charge and unit nurses of units.",
+	"POST /api/v1/tenants/{tenant}/care-assignments":           "Assign a user to a patient (role assigned or buddy, subject) or a unit (role charge or unit, unit) from from (default now) until to (optional). Audited.",
+	"POST /api/v1/tenants/{tenant}/care-assignments/{id}/end":  "End a care-team assignment now. Audited.",
+	"GET /api/v1/tenants/{tenant}/oncall":                      "On-call shifts active ?at= (default now; all for every one).",
+	"POST /api/v1/tenants/{tenant}/oncall":                     "Put a user on call for ref (e.g. physician/medical, rrt, ops, ops-lead) from from until to. Audited.",
+	"DELETE /api/v1/tenants/{tenant}/oncall/{id}":              "Remove an on-call shift. Audited.",
+	"GET /api/v1/tenants/{tenant}/alarm-policies":              "The tenant's escalation policies (versioned) and the built-in defaults.",
+	"PUT /api/v1/tenants/{tenant}/alarm-policies":              "Replace the tenant's escalation policies: {version (the one shown), policies}; 409 when somebody saved in between, 400 naming every problem. Audited.",
 	"GET /api/v1/tenants/{tenant}/audit":                       "The tenant's audit trail entries after ?after=SEQ (admin, qa).",
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-iomt/vigil/internal/alarm"
+	"github.com/vigil-iomt/vigil/internal/reading"
 	"github.com/vigil-iomt/vigil/internal/store"
 )
 
@@ -185,5 +186,68 @@ func TestSavePolicies(t *testing.T) {
 	}
 	if a.PolicyID != "icu-spo2" || a.PolicyVersion != 1 {
 		t.Errorf("alarm uses policy %s v%d, want icu-spo2 v1", a.PolicyID, a.PolicyVersion)
+	}
+}
+
+func sendReading(t *testing.T, lg *fakeLog, r reading.Reading) {
+	t.Helper()
+	r.ID = reading.NewID(r.Tenant, r.Device, r.Metric, r.Measured)
+	lg.msgs <- []reading.Reading{r}
+	if err := <-lg.acks; err != nil {
+		t.Fatalf("consume %s at %v: %v", r.Metric, r.Measured, err)
+	}
+}
+
+// TestDeviceStatusAlarms follows spec §15 S12 through the processor: heartbeats whose device
+// clock runs 3.3–3.5 s ahead of the receive time raise CLOCK_SKEW (LOW) at the third; a
+// sensor_off flag held beyond the sensor-off delay raises SENSOR_OFF, cleared by the flag
+// clearing.
+func TestDeviceStatusAlarms(t *testing.T) {
+	svc, lg, _ := startService(t)
+	ctx := t.Context()
+	start := time.Now().Add(-2 * time.Minute).Truncate(time.Second)
+	hb := func(i int, ahead time.Duration) {
+		rcv := start.Add(time.Duration(i) * 30 * time.Second)
+		sendReading(t, lg, reading.Reading{Tenant: "acme", Device: "mon1", Subject: "bed1", Metric: "heartbeat",
+			Kind: reading.Bool, Value: 1, Unit: "1", Measured: rcv.Add(ahead), Received: rcv})
+	}
+	codes := func() map[string]string {
+		vs, err := svc.Active(ctx, "acme", "", 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, v := range vs {
+			m[v.Code] = v.Priority
+		}
+		return m
+	}
+	hb(0, 3400*time.Millisecond)
+	hb(1, 3500*time.Millisecond)
+	if c := codes(); c["CLOCK_SKEW"] != "" {
+		t.Fatalf("after two skewed heartbeats: %v", c)
+	}
+	hb(2, 3300*time.Millisecond)
+	if c := codes(); c["CLOCK_SKEW"] != "low" {
+		t.Fatalf("after three skewed heartbeats: %v, want CLOCK_SKEW low", c)
+	}
+
+	off := func(at time.Time, v float64) {
+		sendReading(t, lg, reading.Reading{Tenant: "acme", Device: "spo2-1", Subject: "bed1", Metric: "sensor_off",
+			Kind: reading.Bool, Value: v, Unit: "1", Measured: at, Received: at})
+	}
+	t1 := start.Add(10 * time.Second)
+	off(t1, 1)
+	off(t1.Add(alarm.SensorOffDelay), 1)
+	if c := codes(); c["SENSOR_OFF"] != "" {
+		t.Fatalf("at exactly the delay: %v", c)
+	}
+	off(t1.Add(alarm.SensorOffDelay+time.Second), 1)
+	if c := codes(); c["SENSOR_OFF"] == "" {
+		t.Fatalf("beyond the delay: %v, want SENSOR_OFF", c)
+	}
+	off(t1.Add(alarm.SensorOffDelay+2*time.Second), 0)
+	if c := codes(); c["SENSOR_OFF"] != "" {
+		t.Errorf("after the flag cleared: %v", c)
 	}
 }

@@ -184,6 +184,14 @@ func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) e
 		skewed := s.tech.ClockSkewed(r.Tenant, r.Device)
 		out = s.eval.Evaluate(alarm.Sample{Reading: r, Unit: unit, UseReceived: skewed}, out)
 		out = s.tech.Reading(r, unit, out)
+		switch {
+		case r.Metric == "heartbeat" && r.Flags&reading.TimeRelative == 0:
+			out = s.tech.Heartbeat(alarm.Heartbeat{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
+				DeviceTime: r.Measured, Received: r.Received}, out)
+		case r.Metric == "sensor_off":
+			out = s.tech.Status(alarm.DeviceStatus{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
+				SensorOff: r.Value == 1, At: r.Measured}, out)
+		}
 	}
 	s.techMu.Unlock()
 	if err := s.eng.Apply(ctx, out); err != nil {

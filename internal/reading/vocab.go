@@ -19,6 +19,8 @@ type Metric struct {
 	// Fleet: a device-health metric (battery, location), not a clinical or environmental
 	// measurement. These keys are Vigil's own (senml.md §4 rule 1); they have no MDC code.
 	Fleet bool
+	// Flag: a yes/no device status sent as a SenML boolean (vb), stored as 0 or 1 (unit "1").
+	Flag bool
 }
 
 // Plausible reports whether v lies inside the metric's plausible range.
@@ -68,6 +70,11 @@ var metrics = map[string]Metric{
 	"battery_time": {Key: "battery_time", Unit: "s", Min: 0, Max: 1e9, Fleet: true},
 	"lat":          {Key: "lat", Unit: "deg", Min: -90, Max: 90, Fleet: true},
 	"lon":          {Key: "lon", Unit: "deg", Min: -180, Max: 180, Fleet: true},
+	// Device status flags (alarms.md §8): a heartbeat carries the device's current clock in
+	// its time (true; sent live, never from a store-and-forward buffer) and decides
+	// CLOCK_SKEW; sensor_off (probe or electrode off the patient) decides SENSOR_OFF.
+	"heartbeat":  {Key: "heartbeat", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
+	"sensor_off": {Key: "sensor_off", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
 }
 
 // metricsByMDC indexes metrics by MDC code, built once from metrics.

@@ -37,6 +37,7 @@ var metricNames = func() map[string]string {
 		"sys": "nibp_sys", "dia": "nibp_dia", "map": "nibp_mean",
 		"glucose": "glucose", "weight": "weight", "pi": "pi",
 		"rh": "rh", "humidity": "rh",
+		"sensor-off": "sensor_off",
 	}
 	for _, k := range reading.MetricKeys() {
 		m[k] = k
@@ -170,6 +171,14 @@ func ToReadings(recs []Record, dev Device, received time.Time) ([]reading.Readin
 				}
 			case Data:
 				r.Kind, r.Text = reading.Data, string(rec.DataValue)
+			}
+		} else if m.Flag {
+			if rec.Kind != Bool {
+				return nil, recErr(i, rec.Kind.String(), fmt.Sprintf("metric '%s' needs a boolean value (vb)", key))
+			}
+			r.Metric, r.Kind, r.Unit = key, reading.Bool, m.Unit
+			if rec.BoolValue {
+				r.Value = 1
 			}
 		} else {
 			if rec.Kind != Number {

@@ -107,6 +107,39 @@ func TestToReadingsFlagsAndSums(t *testing.T) {
 	}
 }
 
+// TestToReadingsStatusFlags: heartbeat and sensor_off are booleans (0/1, unit "1") keeping the
+// device's time; a number for a flag metric is refused naming the record, and an unknown
+// boolean stays an unmapped raw series.
+func TestToReadingsStatusFlags(t *testing.T) {
+	recs, err := DecodeJSON([]byte(`[{"bn":"bed4-mon:","bt":1719835000,"n":"heartbeat","vb":true},`+
+		`{"n":"sensor-off","vb":false},{"n":"door-open","vb":true}]`), exampleNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ToReadings(recs, Device{Tenant: "t", ID: "bed4-mon", Kind: "monitor"}, exampleNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rs[0]; r.Metric != "heartbeat" || r.Kind != reading.Bool || r.Value != 1 || r.Unit != "1" ||
+		r.Measured.Unix() != 1719835000 || r.Flags != 0 {
+		t.Errorf("heartbeat = %+v", r)
+	}
+	if r := rs[1]; r.Metric != "sensor_off" || r.Kind != reading.Bool || r.Value != 0 {
+		t.Errorf("sensor-off = %+v", r)
+	}
+	if r := rs[2]; r.Flags != reading.Unmapped || r.Kind != reading.Bool || r.Value != 1 {
+		t.Errorf("door-open = %+v, want an unmapped boolean", r)
+	}
+	recs, err = DecodeJSON([]byte(`[{"bn":"bed4-mon:","bt":1719835000,"n":"hr","u":"beat/min","v":60},{"n":"heartbeat","v":1}]`), exampleNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ToReadings(recs, Device{Tenant: "t", ID: "bed4-mon", Kind: "monitor"}, exampleNow)
+	if err == nil || !strings.Contains(err.Error(), "record 1") || !strings.Contains(err.Error(), "needs a boolean value (vb)") {
+		t.Errorf("heartbeat as a number: %v, want a rejection of record 1", err)
+	}
+}
+
 func TestDecodeMediaTypes(t *testing.T) {
 	jsonPack := []byte(`[{"n":"a","v":1}]`)
 	cborPack := EncodeCBOR([]Record{{Name: "a", Kind: Number, Value: 1, Time: exampleNow}})

@@ -95,8 +95,12 @@ func NewFleet(c Config) *Fleet {
 	}
 	for i := 1; i <= c.HomePatients; i++ {
 		p := fmt.Sprintf("patient-h%02d", i)
+		drain := WearableDrain
+		if i == 3 {
+			drain = WearableDrainFast // a band nobody charged: BATTERY_LOW after about 50 min
+		}
 		f.add(&Device{ID: fmt.Sprintf("home-%02d-band", i), Model: "SimBand 2", Kind: "wearable", Subject: p,
-			Interval: time.Minute, model: &wearable{}})
+			Interval: time.Minute, model: &wearable{drainPerHour: drain}})
 		f.add(&Device{ID: fmt.Sprintf("home-%02d-cuff", i), Model: "SimCuff BP", Kind: "bp_monitor", Subject: p,
 			Interval: 30 * time.Minute, model: &cuff{}})
 	}
@@ -169,6 +173,9 @@ func ramp(f *Fleet, at time.Time, start, d time.Duration) float64 {
 	return math.Max(0, math.Min(1, x))
 }
 
+// HeartbeatEvery is how often a bedside monitor sends a heartbeat.
+const HeartbeatEvery = 30 * time.Second
+
 type monitor struct {
 	deteriorates bool
 	nibpEvery    time.Duration
@@ -190,6 +197,11 @@ func (m *monitor) records(f *Fleet, d *Device, at time.Time) []record {
 		{name: "rr", unit: "1/min", v: clamp(rr, 4, 60)},
 		{name: "temp", unit: "Cel", v: clamp(temp, 34, 42), digits: 1},
 	}
+	// A live heartbeat (the pack's time is the monitor's clock) every 30 s: CLOCK_SKEW.
+	if at.Sub(at.Truncate(HeartbeatEvery)) < d.Interval {
+		alive := true
+		recs = append(recs, record{name: "heartbeat", vb: &alive})
+	}
 	// NIBP on its own schedule, in the first send after each multiple of nibpEvery.
 	if at.Sub(at.Truncate(m.nibpEvery)) < d.Interval {
 		sys := 124 + 6*c + 5*f.noise(d, "sys", at) + 3*f.jitter(d, "sys", at) - 34*w
@@ -205,13 +217,21 @@ func (m *monitor) records(f *Fleet, d *Device, at time.Time) []record {
 // mmHgPa is one millimetre of mercury in pascal (codes.md §4.1).
 const mmHgPa = 133.322387415
 
-type wearable struct{}
+// Battery drain of the home wearables, percent per hour from a full charge at the start.
+const (
+	WearableDrain     = 1.5
+	WearableDrainFast = 95.0
+)
 
-func (wearable) records(f *Fleet, d *Device, at time.Time) []record {
+type wearable struct{ drainPerHour float64 }
+
+func (w wearable) records(f *Fleet, d *Device, at time.Time) []record {
 	c := circadian(at)
+	battery := clamp(100-w.drainPerHour*at.Sub(f.Start).Hours(), 3, 100)
 	return []record{
 		{name: "hr", unit: "beat/min", v: clamp(70+8*c+6*f.noise(d, "hr", at)+2*f.jitter(d, "hr", at), 40, 180)},
 		{name: "spo2", unit: "/", v: clamp(96.5+0.8*f.noise(d, "spo2", at)+0.5*f.jitter(d, "spo2", at), 80, 100) / 100, digits: 3},
+		{name: "battery", unit: "%EL", v: math.Floor(battery)},
 	}
 }
 

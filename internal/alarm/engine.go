@@ -106,8 +106,9 @@ type Config struct {
 	Logger   *slog.Logger // nil: discard
 	Restore  *Snapshot    // state to start from; nil: empty
 	Capacity int          // buffer of the condition channel; 0: 1024
-	// SnapshotInBatch makes Run attach the state after each batch to it (Batch.Snapshot). It
-	// costs a copy of every open alarm per batch.
+	// SnapshotInBatch makes Run attach the state after each batch to it (Batch.Snapshot), except
+	// after ApplyReplayable's batches, whose conditions the caller replays from its own
+	// checkpoint after a restart. It costs a copy of every open alarm per batch.
 	SnapshotInBatch bool
 }
 
@@ -128,6 +129,9 @@ type Engine struct {
 type request struct {
 	fn   func(ctx context.Context, now time.Time)
 	done chan struct{}
+	// replayable: the batch needs no snapshot unless timers fired too (ApplyReplayable);
+	// force: it gets one even when it has no events (Checkpoint).
+	replayable, force bool
 }
 
 // New returns an Engine ready to Run.
@@ -163,6 +167,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 		var done chan struct{}
+		snap := e.snap
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -172,14 +177,26 @@ func (e *Engine) Run(ctx context.Context) error {
 		case req := <-e.reqs:
 			now := time.Now()
 			e.c.advance(ctx, now)
+			if req.replayable && len(e.c.events)+len(e.c.notes) == 0 {
+				snap = false // no timer fired: the caller's replay rebuilds this batch
+			}
 			req.fn(ctx, now)
 			done = req.done
+			if req.force {
+				s := e.c.snapshot()
+				ev, no := e.c.take()
+				if err := e.emit(ctx, Batch{Events: ev, Notifications: no, Snapshot: &s}); err != nil {
+					return fmt.Errorf("alarm engine: emit checkpoint: %w", err)
+				}
+				close(done)
+				continue
+			}
 		case <-timer.C:
 			e.c.advance(ctx, time.Now())
 		}
 		if ev, no := e.c.take(); len(ev)+len(no) > 0 {
 			b := Batch{Events: ev, Notifications: no}
-			if e.snap {
+			if snap {
 				s := e.c.snapshot()
 				b.Snapshot = &s
 			}
@@ -205,9 +222,14 @@ func (e *Engine) Submit(ctx context.Context, c Condition) error {
 
 // call runs fn on the Run goroutine and waits until the batch it caused has been emitted.
 func (e *Engine) call(ctx context.Context, fn func(ctx context.Context, now time.Time)) error {
+	return e.callReq(ctx, request{fn: fn})
+}
+
+func (e *Engine) callReq(ctx context.Context, req request) error {
 	done := make(chan struct{})
+	req.done = done
 	select {
-	case e.reqs <- request{fn: fn, done: done}:
+	case e.reqs <- req:
 	case <-e.stopped:
 		return errStopped
 	case <-ctx.Done():
@@ -246,6 +268,27 @@ func (e *Engine) SetPolicies(ctx context.Context, ps Policies) error {
 		ps = DefaultPolicies()
 	}
 	return e.call(ctx, func(context.Context, time.Time) { e.c.policies = ps })
+}
+
+// ApplyReplayable is Apply for conditions that the caller derives from a log it replays after
+// a restart from its own checkpoint (see Checkpoint): their batch carries no snapshot, unless
+// timers fired in it, which saves a copy of every open alarm per batch on the hot path.
+func (e *Engine) ApplyReplayable(ctx context.Context, cs []Condition) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	return e.callReq(ctx, request{replayable: true, fn: func(ctx context.Context, _ time.Time) {
+		for _, c := range cs {
+			e.c.onCondition(ctx, c)
+		}
+	}})
+}
+
+// Checkpoint makes Run emit a batch with the current state (and whatever timers produced),
+// even an empty one, and returns once Emit has returned. With ApplyReplayable the caller
+// records, with that snapshot, how far in its log the state goes.
+func (e *Engine) Checkpoint(ctx context.Context) error {
+	return e.callReq(ctx, request{force: true, fn: func(context.Context, time.Time) {}})
 }
 
 // Do applies a user command (acknowledge, decline, escalate, cancel, alarm pause, audio

@@ -189,3 +189,58 @@ func TestDeterminismAndSnapshot(t *testing.T) {
 		t.Fatalf("replay reopened the alarm (%d open, %d notifications)", len(h5.c.open), len(h5.notes))
 	}
 }
+
+// TestSnapshotOnlyWhereReplayCannotRebuild: with SnapshotInBatch, a batch of replayable
+// conditions carries no snapshot, a command's batch does, Apply's does, and Checkpoint emits
+// one even with no events; the checkpoint's state holds the alarm the replayable batch raised.
+func TestSnapshotOnlyWhereReplayCannotRebuild(t *testing.T) {
+	var mu sync.Mutex
+	var batches []Batch
+	e, err := New(Config{Directory: dir{}, SnapshotInBatch: true, Emit: func(_ context.Context, b Batch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		batches = append(batches, b)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = e.Run(ctx) }()
+	last := func() (Batch, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return batches[len(batches)-1], len(batches)
+	}
+	now := time.Now().Add(-time.Second)
+	if err := e.ApplyReplayable(ctx, []Condition{highCond(now)}); err != nil {
+		t.Fatal(err)
+	}
+	b, n := last()
+	if n != 1 || len(b.Events) == 0 || b.Snapshot != nil {
+		t.Fatalf("replayable batch: %d batches, %d events, snapshot %v; want one batch with events and no snapshot", n, len(b.Events), b.Snapshot != nil)
+	}
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, n = last()
+	if n != 2 || len(b.Events) != 0 || b.Snapshot == nil || len(b.Snapshot.Open) != 1 {
+		t.Fatalf("checkpoint: %d batches, %d events, snapshot %+v; want a snapshot holding the open alarm", n, len(b.Events), b.Snapshot)
+	}
+	id := b.Snapshot.Open[0].Alarm.ID
+	if err := e.Do(ctx, Command{Action: ActAcknowledge, AlarmID: id, Actor: actor("A", CapAssignedNurse)}); err != nil {
+		t.Fatal(err)
+	}
+	if b, n = last(); n != 3 || b.Snapshot == nil || b.Snapshot.Open[0].Alarm.State != Acknowledged {
+		t.Fatalf("command batch: %d batches, snapshot %+v; want the acknowledged state in it", n, b.Snapshot)
+	}
+	c := highCond(now)
+	c.Subject = "pat2"
+	if err := e.Apply(ctx, []Condition{c}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ = last(); b.Snapshot == nil {
+		t.Error("Apply's batch has no snapshot")
+	}
+}

@@ -1,6 +1,7 @@
 package alarmproc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,5 +250,66 @@ func TestDeviceStatusAlarms(t *testing.T) {
 	off(t1.Add(alarm.SensorOffDelay+2*time.Second), 0)
 	if c := codes(); c["SENSOR_OFF"] != "" {
 		t.Errorf("after the flag cleared: %v", c)
+	}
+}
+
+// TestCheckpointAndReplay: the processor saves the engine state with the log sequence it
+// covers; a new processor on the same store restores it, replays the log after that sequence,
+// and a replayed reading of the open alarm sends nothing again.
+func TestCheckpointAndReplay(t *testing.T) {
+	st := &fakeStore{alarms: map[string]store.AlarmRecord{}, ids: map[string]bool{}, users: []store.User{
+		{ID: "n1", Tenant: "acme", Role: store.Nurse}}}
+	run := func(lg *fakeLog) (*Service, func()) {
+		svc, err := New(t.Context(), Config{Log: lg, Store: st, CheckEvery: time.Hour, CheckpointEvery: time.Nanosecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(ctx) }()
+		return svc, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	lg := &fakeLog{msgs: make(chan []reading.Reading), acks: make(chan error), after: make(chan uint64, 1)}
+	_, stop := run(lg)
+	if got := <-lg.after; got != 0 {
+		t.Fatalf("a fresh processor replays after %d, want 0 (everything)", got)
+	}
+	start := time.Now().Add(-30 * time.Second).Truncate(time.Second)
+	for s := 0; s <= 15; s++ {
+		send(t, lg, start.Add(time.Duration(s)*time.Second), 88)
+	}
+	stop()
+	var cp checkpoint
+	if err := json.Unmarshal(st.snapshot, &cp); err != nil {
+		t.Fatal(err)
+	}
+	if cp.LogSeq != 16 || len(cp.Engine.Open) != 1 || cp.Engine.Open[0].Alarm.State != alarm.Active {
+		t.Fatalf("checkpoint: seq %d, %d open; want seq 16 with the active SPO2_LOW", cp.LogSeq, len(cp.Engine.Open))
+	}
+	st.mu.Lock()
+	sent := len(st.outbox)
+	st.mu.Unlock()
+
+	lg2 := &fakeLog{msgs: make(chan []reading.Reading), acks: make(chan error), after: make(chan uint64, 1)}
+	svc2, stop2 := run(lg2)
+	defer stop2()
+	if got := <-lg2.after; got != 16 {
+		t.Fatalf("the restarted processor replays after %d, want 16", got)
+	}
+	send(t, lg2, start.Add(15*time.Second), 88) // the last message again, as a crash before the checkpoint would replay it
+	send(t, lg2, start.Add(16*time.Second), 88)
+	vs, err := svc2.Active(t.Context(), "acme", "", 0, 0)
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("after restart: %+v, %v; want the one alarm", vs, err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.outbox) != sent {
+		t.Errorf("outbox grew from %d to %d items after a replay", sent, len(st.outbox))
 	}
 }

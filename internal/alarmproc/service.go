@@ -19,12 +19,20 @@ import (
 	"github.com/vigil-iomt/vigil/internal/store"
 )
 
-// Consumer is the name of the durable log consumer of the alarm processor.
-const Consumer = "alarms"
-
-// Log feeds the processor: *stream.Log implements it.
+// Log feeds the processor: *stream.Log implements it. Replay calls fn with every message
+// after the stream sequence afterSeq (0: from the oldest held), in order, until ctx ends or fn
+// fails.
 type Log interface {
-	RunConsumer(ctx context.Context, name string, fn func(ctx context.Context, seq uint64, rs []reading.Reading) error) error
+	Replay(ctx context.Context, afterSeq uint64, fn func(seq uint64, rs []reading.Reading) error) error
+}
+
+// checkpoint is what the processor saves as the engine snapshot: the engine state and the last
+// log sequence whose conditions it includes. After a restart the processor restores the state
+// and replays the log from LogSeq + 1; replayed conditions map onto the same alarm, event and
+// notification ids, so nothing is announced or sent twice.
+type checkpoint struct {
+	LogSeq uint64         `json:"log_seq"`
+	Engine alarm.Snapshot `json:"engine"`
 }
 
 // Store is what the processor needs from the query store.
@@ -49,6 +57,10 @@ type Config struct {
 	Registerer prometheus.Registerer // nil: no metrics
 	// CheckEvery is the period of the technical no-data check (default 1 s).
 	CheckEvery time.Duration
+	// CheckpointEvery is how often, at most, the engine state is saved with the log sequence
+	// it covers while readings flow (default 2 s): what a restart replays. Commands and timers
+	// save the state with their own batch.
+	CheckpointEvery time.Duration
 	// Subjects attributes a reading to the patient or asset its device was assigned to at the
 	// measured time (nil: the subject set at ingest, or the device itself).
 	Subjects SubjectResolver
@@ -75,6 +87,10 @@ type Service struct {
 	subs           map[string]map[chan View]struct{}
 	pauses         map[string]time.Time // tenant/subject → alarm pause end
 
+	startSeq       uint64        // the log sequence to replay after (from the checkpoint)
+	applied        atomic.Uint64 // the last log sequence whose conditions the engine has
+	lastCheckpoint time.Time     // consumer goroutine only
+
 	raised  *prometheus.CounterVec
 	active  prometheus.GaugeFunc
 	actives sync.Map // alarm id → struct{} of open, announced alarms (for the gauge)
@@ -87,6 +103,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.CheckEvery <= 0 {
 		cfg.CheckEvery = time.Second
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = 2 * time.Second
 	}
 	policies, versions, err := loadPolicies(ctx, cfg.Store)
 	if err != nil {
@@ -101,10 +120,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("alarm processor: %w", err)
 	}
 	if raw != nil {
-		restore = new(alarm.Snapshot)
-		if err := json.Unmarshal(raw, restore); err != nil {
+		var cp checkpoint
+		if err := json.Unmarshal(raw, &cp); err != nil {
 			return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
 		}
+		if cp.Engine.Version == 0 {
+			// A snapshot saved before checkpoints carried the log sequence: the engine state
+			// itself, and a replay of everything the log holds (idempotent).
+			if err := json.Unmarshal(raw, &cp.Engine); err != nil {
+				return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
+			}
+		}
+		restore, s.startSeq = &cp.Engine, cp.LogSeq
+		s.applied.Store(cp.LogSeq)
 		for _, p := range restore.Pauses {
 			s.pauses[p.Tenant+"/"+p.Subject] = p.Until
 		}
@@ -139,7 +167,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.eng.Run(gctx) })
-	g.Go(func() error { return s.cfg.Log.RunConsumer(gctx, Consumer, s.consume) })
+	g.Go(func() error {
+		s.lastCheckpoint = time.Now()
+		return s.cfg.Log.Replay(gctx, s.startSeq, func(seq uint64, rs []reading.Reading) error { return s.consume(gctx, seq, rs) })
+	})
 	g.Go(func() error {
 		tick := time.NewTicker(s.cfg.CheckEvery)
 		defer tick.Stop()
@@ -167,7 +198,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // consume evaluates one log message and applies its conditions; it returns once the engine has
 // emitted (and the store committed) what they caused, so the message may be acknowledged.
-func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) error {
+func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading) error {
 	var out []alarm.Condition
 	s.techMu.Lock()
 	for i := range rs {
@@ -194,8 +225,15 @@ func (s *Service) consume(ctx context.Context, _ uint64, rs []reading.Reading) e
 		}
 	}
 	s.techMu.Unlock()
-	if err := s.eng.Apply(ctx, out); err != nil {
-		return fmt.Errorf("apply %d alarm conditions: %w", len(out), err)
+	if err := s.eng.ApplyReplayable(ctx, out); err != nil {
+		return fmt.Errorf("apply %d alarm conditions of log message %d: %w", len(out), seq, err)
+	}
+	s.applied.Store(seq)
+	if now := time.Now(); now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointEvery {
+		s.lastCheckpoint = now
+		if err := s.eng.Checkpoint(ctx); err != nil {
+			return fmt.Errorf("alarm checkpoint at log message %d: %w", seq, err)
+		}
 	}
 	return nil
 }
@@ -256,7 +294,9 @@ func (s *Service) emit(ctx context.Context, b alarm.Batch) error {
 			Status: store.OutboxPending, NextAttempt: n.At, Created: n.At, Payload: doc})
 	}
 	if b.Snapshot != nil {
-		doc, err := json.Marshal(b.Snapshot)
+		// applied is read after the engine made the snapshot, and is stored only after the
+		// engine handled that message: the sequence saved is never ahead of the state.
+		doc, err := json.Marshal(checkpoint{LogSeq: s.applied.Load(), Engine: *b.Snapshot})
 		if err != nil {
 			return fmt.Errorf("encode alarm snapshot: %w", err)
 		}

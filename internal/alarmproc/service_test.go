@@ -17,19 +17,23 @@ import (
 // fakeLog is a Log fed by the test: each message sent on msgs is handed to the consumer, and
 // its result comes back on acks (nil: the message may be acknowledged).
 type fakeLog struct {
-	msgs chan []reading.Reading
-	acks chan error
+	msgs  chan []reading.Reading
+	acks  chan error
+	after chan uint64 // if not nil, receives Replay's afterSeq
 }
 
-func (l *fakeLog) RunConsumer(ctx context.Context, _ string, fn func(context.Context, uint64, []reading.Reading) error) error {
-	var seq uint64
+func (l *fakeLog) Replay(ctx context.Context, afterSeq uint64, fn func(uint64, []reading.Reading) error) error {
+	if l.after != nil {
+		l.after <- afterSeq
+	}
+	seq := afterSeq
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case rs := <-l.msgs:
 			seq++
-			l.acks <- fn(ctx, seq, rs)
+			l.acks <- fn(seq, rs)
 		}
 	}
 }
@@ -42,8 +46,9 @@ type fakeStore struct {
 	oncall []store.OnCallShift
 	docs   []store.AlarmPolicyDoc
 
-	mu     sync.Mutex
-	alarms map[string]store.AlarmRecord
+	mu       sync.Mutex
+	snapshot []byte
+	alarms   map[string]store.AlarmRecord
 	events []store.AlarmEventRecord
 	outbox []store.OutboxItem
 	ids    map[string]bool
@@ -52,6 +57,9 @@ type fakeStore struct {
 func (s *fakeStore) SaveAlarmBatch(_ context.Context, b store.AlarmBatch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if b.Snapshot != nil {
+		s.snapshot = b.Snapshot
+	}
 	for _, e := range b.Events {
 		if !s.ids[e.ID] {
 			s.ids[e.ID] = true
@@ -72,7 +80,11 @@ func (s *fakeStore) SaveAlarmBatch(_ context.Context, b store.AlarmBatch) error 
 	return nil
 }
 
-func (s *fakeStore) AlarmSnapshot(context.Context) ([]byte, error) { return nil, nil }
+func (s *fakeStore) AlarmSnapshot(context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshot, nil
+}
 
 func (s *fakeStore) Alarms(context.Context, store.AlarmQuery) ([]store.AlarmRecord, error) {
 	return nil, errors.New("fakeStore: Alarms not used by this test")

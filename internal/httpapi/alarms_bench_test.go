@@ -35,7 +35,7 @@ func (s snapshotStore) SaveAlarmBatch(context.Context, store.AlarmBatch) error {
 // idleLog is a log with no messages.
 type idleLog struct{}
 
-func (idleLog) RunConsumer(ctx context.Context, _ string, _ func(context.Context, uint64, []reading.Reading) error) error {
+func (idleLog) Replay(ctx context.Context, _ uint64, _ func(uint64, []reading.Reading) error) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

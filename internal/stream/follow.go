@@ -40,16 +40,39 @@ func (l *Log) Follow(ctx context.Context, tenant string, afterSeq uint64, fn fun
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = afterSeq + 1
 	}
+	return l.follow(ctx, "follow tenant "+tenant, cfg, fn)
+}
+
+// Replay calls fn with every message of the log (all tenants) after the stream sequence
+// afterSeq, in stream order, until ctx is done (it then returns ctx's error) or fn returns an
+// error (returned as is); afterSeq 0 starts at the oldest message the stream holds. Like
+// Follow it reads through an ordered ephemeral consumer and acknowledges nothing: a processor
+// that keeps its own checkpoint (the last seq whose effects it has saved) passes it back after
+// a restart and sees every later message again, so fn must be idempotent. It is much cheaper
+// than a durable consumer acknowledging each message.
+func (l *Log) Replay(ctx context.Context, afterSeq uint64, fn func(seq uint64, rs []reading.Reading) error) error {
+	cfg := jetstream.OrderedConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: followInactive,
+	}
+	if afterSeq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterSeq + 1
+	}
+	return l.follow(ctx, "replay", cfg, fn)
+}
+
+func (l *Log) follow(ctx context.Context, what string, cfg jetstream.OrderedConsumerConfig, fn func(seq uint64, rs []reading.Reading) error) error {
 	cons, err := l.js.OrderedConsumer(ctx, l.cfg.StreamName, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("stream: follow tenant %s on %s: %w", tenant, l.cfg.StreamName, err)
+		return fmt.Errorf("stream: %s on %s: %w", what, l.cfg.StreamName, err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(256), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
-		return fmt.Errorf("stream: follow tenant %s on %s: %w", tenant, l.cfg.StreamName, err)
+		return fmt.Errorf("stream: %s on %s: %w", what, l.cfg.StreamName, err)
 	}
 	defer it.Stop()
 	for {
@@ -58,11 +81,11 @@ func (l *Log) Follow(ctx context.Context, tenant string, afterSeq uint64, fn fun
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("stream: follow tenant %s on %s: %w", tenant, l.cfg.StreamName, err)
+			return fmt.Errorf("stream: %s on %s: %w", what, l.cfg.StreamName, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("stream: follow tenant %s: message metadata: %w", tenant, err)
+			return fmt.Errorf("stream: %s: message metadata: %w", what, err)
 		}
 		rs, err := DecodeGroup(msg.Data())
 		if err != nil {

@@ -189,3 +189,51 @@ func TestFollowReturnsCallbackErrorAndStartsAfterSeq(t *testing.T) {
 		t.Errorf("first message after seq 1: seq %d device %q, want seq 2 device d2", gotSeq, gotDev)
 	}
 }
+
+// TestReplayFromCheckpoint: Replay delivers every tenant's messages in stream order, from the
+// oldest (afterSeq 0) or after a given sequence, on both servers.
+func TestReplayFromCheckpoint(t *testing.T) {
+	forEachServer(t, func(t *testing.T, cfg Config) {
+		l := openLog(t, cfg)
+		base := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+		for i, tenant := range []string{"acme", "other", "acme", "globex"} {
+			dev := fmt.Sprintf("d%d", i)
+			if err := l.Append(t.Context(), tenant, dev, sampleReadings(tenant, dev, 2, base)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		collect := func(after uint64, n int) ([]uint64, []string) {
+			t.Helper()
+			enough := errors.New("enough")
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var seqs []uint64
+			var devs []string
+			err := l.Replay(ctx, after, func(seq uint64, rs []reading.Reading) error {
+				seqs = append(seqs, seq)
+				devs = append(devs, rs[0].Tenant+"/"+rs[0].Device)
+				if len(seqs) == n {
+					return enough
+				}
+				return nil
+			})
+			if !errors.Is(err, enough) {
+				t.Fatalf("Replay after %d: %v, want the callback's error after %d messages (got %v)", after, err, n, devs)
+			}
+			return seqs, devs
+		}
+		seqs, devs := collect(0, 4)
+		if fmt.Sprint(devs) != "[acme/d0 other/d1 acme/d2 globex/d3]" {
+			t.Fatalf("Replay from the start: %v", devs)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Fatalf("sequences not increasing: %v", seqs)
+			}
+		}
+		_, devs = collect(seqs[1], 2)
+		if fmt.Sprint(devs) != "[acme/d2 globex/d3]" {
+			t.Errorf("Replay after seq %d: %v, want the last two", seqs[1], devs)
+		}
+	})
+}

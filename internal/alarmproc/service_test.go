@@ -49,9 +49,9 @@ type fakeStore struct {
 	mu       sync.Mutex
 	snapshot []byte
 	alarms   map[string]store.AlarmRecord
-	events []store.AlarmEventRecord
-	outbox []store.OutboxItem
-	ids    map[string]bool
+	events   []store.AlarmEventRecord
+	outbox   []store.OutboxItem
+	ids      map[string]bool
 }
 
 func (s *fakeStore) SaveAlarmBatch(_ context.Context, b store.AlarmBatch) error {

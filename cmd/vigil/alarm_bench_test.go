@@ -30,7 +30,11 @@ func TestBenchAlarmLatency(t *testing.T) {
 		dur, _ = time.ParseDuration(s)
 	}
 	mqttAddr := freePort(t)
-	p := startVigil(t, t.TempDir(), nil, "--mqtt", mqttAddr)
+	extra := []string{"--mqtt", mqttAddr}
+	if a := os.Getenv("VIGIL_BENCH_DEBUG_ADDR"); a != "" {
+		extra = append(extra, "--debug-addr", a) // pprof while the benchmark runs
+	}
+	p := startVigil(t, t.TempDir(), nil, extra...)
 	admin := loginAdmin(t, p.url)
 	tenant, load := setupTenant(t, admin, "Alarm Bench", loadConns, "monitor")
 	var probeDevs []devCred

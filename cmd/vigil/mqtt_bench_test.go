@@ -65,7 +65,6 @@ func publishLoad(t *testing.T, addr string, ids []string, topic, password func(i
 	}()
 	var mu sync.Mutex
 	var res mqttLoad
-	base := time.Now().Add(-3 * time.Hour)
 	start := time.Now()
 	end := start.Add(dur)
 	for i, c := range clients {
@@ -75,8 +74,16 @@ func publishLoad(t *testing.T, addr string, ids []string, topic, password func(i
 			var lat []time.Duration
 			bad := 0
 			tp := topic(ids[i])
-			for k := 0; time.Now().Before(end); k++ {
-				pack := hrPack(ids[i], base.Add(time.Duration(k*10)*time.Millisecond), 10, 60)
+			// Live devices: each pack is measured now (10 readings 1 ms apart), and at least
+			// 10 ms after the previous pack so that reading ids never repeat.
+			var last time.Time
+			for time.Now().Before(end) {
+				at := time.Now().Truncate(time.Millisecond)
+				if !at.After(last.Add(9 * time.Millisecond)) {
+					at = last.Add(10 * time.Millisecond)
+				}
+				last = at
+				pack := hrPack(ids[i], at, 10, 60)
 				t0 := time.Now()
 				if err := c.publish(tp, pack); err != nil {
 					bad++

@@ -379,3 +379,30 @@ func TestPauseNotResetByReadings(t *testing.T) {
 	h.series(0, 70, "spo2", 85)
 	eq(t, "notifications", h.noteLog(), []string{"60 ALERT A t0"})
 }
+
+// TestNoDataNotClearedByOldReadings: after a silence, a store-and-forward upload of readings
+// measured during the gap (arriving minutes late) keeps NO_DATA open; the first reading that is
+// fresh on arrival clears it.
+func TestNoDataNotClearedByOldReadings(t *testing.T) {
+	base := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	x := NewTechEvaluator()
+	feed := func(measured, received time.Time) []Condition {
+		r := mkReading("t1", "wear1", "pat1", "spo2", 95, measured)
+		r.Received = received
+		return x.Reading(&r, "", nil)
+	}
+	for s := 0; s <= 10; s++ {
+		feed(base.Add(time.Duration(s)*time.Second), base.Add(time.Duration(s)*time.Second))
+	}
+	last := base.Add(10 * time.Second)
+	if c := x.Check(last.Add(2*time.Minute), nil); len(c) != 1 || c[0].Status != StatusPresent {
+		t.Fatalf("Check 2 min later: %+v, want NO_DATA", c)
+	}
+	upload := last.Add(5 * time.Minute)
+	if c := feed(last.Add(30*time.Second), upload); len(c) != 0 {
+		t.Errorf("a reading measured 4.5 min before it arrived: %+v, want NO_DATA kept open", c)
+	}
+	if c := feed(upload.Add(-time.Second), upload); len(c) != 1 || c[0].Code != NoData || c[0].Status != StatusCleared {
+		t.Errorf("a fresh reading: %+v, want NO_DATA cleared", c)
+	}
+}

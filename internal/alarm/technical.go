@@ -135,7 +135,9 @@ func (x *TechEvaluator) Reading(r *reading.Reading, unit string, out []Condition
 	if t.After(s.last) {
 		s.last = t
 	}
-	if s.open {
+	// Only a reading that was fresh when it arrived ends a silence: a store-and-forward upload
+	// of old readings fills the gap in the record but is not live data.
+	if s.open && (r.Received.IsZero() || r.Received.Sub(t) < NoDataThreshold(s.expected)) {
 		s.open = false
 		out = append(out, techCond(r.Tenant, r.Subject, unit, r.Device, r.Metric, NoData, StatusCleared, t, t, 0, 0))
 	}

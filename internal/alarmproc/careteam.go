@@ -25,13 +25,53 @@ import (
 // nurse, physician/consultant/RRT tiers to clinicians, ops tiers to operators. Disabled users
 // never receive anything. now is the engine's clock.
 type directory struct {
-	st  Store
-	now func() time.Time
+	st    Store
+	now   func() time.Time
+	cache *teamCache // nil: no cache (every call reads the store)
+}
+
+// teamCache keeps each tenant's users and care team for teamTTL, so that announcing many
+// alarms at once (a ward-wide no-data after a network cut) does not query the store for every
+// recipient rule of every tier. It is used from the engine goroutine only.
+type teamCache struct {
+	entries map[string]cachedTeam
+}
+
+type cachedTeam struct {
+	at    time.Time
+	users []store.User
+	team  careTeam
+}
+
+// teamTTL bounds how stale a cached care team may be: a new assignment takes effect for
+// recipients within this time.
+const teamTTL = 2 * time.Second
+
+func (d directory) lookup(ctx context.Context, tenant string, now time.Time) ([]store.User, careTeam, error) {
+	if d.cache != nil {
+		if e, ok := d.cache.entries[tenant]; ok && now.Sub(e.at) < teamTTL && !now.Before(e.at) {
+			return e.users, e.team, nil
+		}
+	}
+	users, err := d.st.Users(ctx, tenant)
+	if err != nil {
+		return nil, careTeam{}, err
+	}
+	team, err := d.team(ctx, tenant, now)
+	if err != nil {
+		return nil, careTeam{}, err
+	}
+	if d.cache != nil {
+		if d.cache.entries == nil {
+			d.cache.entries = map[string]cachedTeam{}
+		}
+		d.cache.entries[tenant] = cachedTeam{at: now, users: users, team: team}
+	}
+	return users, team, nil
 }
 
 func (d directory) Recipients(ctx context.Context, a alarm.AlarmRef, rule alarm.RecipientRule) ([]string, error) {
-	now := d.now()
-	users, err := d.st.Users(ctx, a.Tenant)
+	users, team, err := d.lookup(ctx, a.Tenant, d.now())
 	if err != nil {
 		return nil, fmt.Errorf("recipients of alarm %s: %w", a.ID, err)
 	}
@@ -40,10 +80,6 @@ func (d directory) Recipients(ctx context.Context, a alarm.AlarmRef, rule alarm.
 		if !u.Disabled {
 			enabled[u.ID] = u.Role
 		}
-	}
-	team, err := d.team(ctx, a.Tenant, now)
-	if err != nil {
-		return nil, fmt.Errorf("recipients of alarm %s: %w", a.ID, err)
 	}
 	var out []string
 	add := func(id string) {

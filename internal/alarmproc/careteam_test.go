@@ -313,3 +313,51 @@ func TestCheckpointAndReplay(t *testing.T) {
 		t.Errorf("outbox grew from %d to %d items after a replay", sent, len(st.outbox))
 	}
 }
+
+// TestLogClock: no-data is judged by how far the log has been handled. Caught up, the log
+// clock is the wall clock; lagging, it is behind by the lag; it never runs ahead.
+func TestLogClock(t *testing.T) {
+	s := &Service{}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	if got := s.logNow(now); !got.Equal(now) {
+		t.Errorf("nothing handled yet: %v, want now", got)
+	}
+	s.lastRecv, s.lastWall = now.Add(-10*time.Second), now.Add(-time.Second) // handled 1 s ago, received 10 s ago
+	if got := s.logNow(now); !got.Equal(now.Add(-9 * time.Second)) {
+		t.Errorf("lagging 9 s: %v, want now − 9 s", got)
+	}
+	s.lastRecv, s.lastWall = now.Add(-2*time.Second), now.Add(-3*time.Second) // receive clock ahead of ours
+	if got := s.logNow(now); !got.Equal(now) {
+		t.Errorf("never ahead of now: %v", got)
+	}
+}
+
+// TestDirectoryCache: within teamTTL the cached care team answers; after it the store does.
+func TestDirectoryCache(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	st := &fakeStore{users: []store.User{{ID: "n1", Tenant: "acme", Role: store.Nurse}, {ID: "n2", Tenant: "acme", Role: store.Nurse}},
+		care: []store.CareAssignment{{ID: "1", Tenant: "acme", UserID: "n1", Role: store.CareAssigned, Subject: "p1", From: now.Add(-time.Hour)}}}
+	clock := now
+	d := directory{st: st, now: func() time.Time { return clock }, cache: &teamCache{}}
+	ref := alarm.AlarmRef{Tenant: "acme", Subject: "p1"}
+	rule := alarm.RecipientRule{Kind: alarm.AssignedNurse}
+	get := func() string {
+		got, err := d.Recipients(t.Context(), ref, rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(got)
+	}
+	if g := get(); g != "[n1]" {
+		t.Fatalf("first: %s", g)
+	}
+	st.care[0].UserID = "n2" // reassigned in the store
+	clock = now.Add(teamTTL - time.Millisecond)
+	if g := get(); g != "[n1]" {
+		t.Errorf("within the TTL: %s, want the cached [n1]", g)
+	}
+	clock = now.Add(teamTTL)
+	if g := get(); g != "[n2]" {
+		t.Errorf("after the TTL: %s, want [n2]", g)
+	}
+}

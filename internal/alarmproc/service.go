@@ -91,6 +91,12 @@ type Service struct {
 	applied        atomic.Uint64 // the last log sequence whose conditions the engine has
 	lastCheckpoint time.Time     // consumer goroutine only
 
+	// The log clock: the receive time of the newest reading the consumer has handled and the
+	// wall time it handled it. No-data is judged against it, not the wall clock, so a processor
+	// that lags behind the log does not take every device for silent.
+	clockMu            sync.Mutex
+	lastRecv, lastWall time.Time
+
 	raised  *prometheus.CounterVec
 	active  prometheus.GaugeFunc
 	actives sync.Map // alarm id → struct{} of open, announced alarms (for the gauge)
@@ -142,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.eng, err = alarm.New(alarm.Config{Policies: policies, Directory: directory{st: cfg.Store, now: time.Now}, Emit: s.emit,
+	s.eng, err = alarm.New(alarm.Config{Policies: policies, Directory: directory{st: cfg.Store, now: time.Now, cache: &teamCache{}}, Emit: s.emit,
 		Logger: cfg.Logger, Restore: restore, SnapshotInBatch: true})
 	if err != nil {
 		return nil, fmt.Errorf("alarm processor: %w", err)
@@ -180,6 +186,7 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-gctx.Done():
 				return gctx.Err()
 			case now := <-tick.C:
+				now = s.logNow(now)
 				s.techMu.Lock()
 				out = s.tech.Check(now, out[:0])
 				s.techMu.Unlock()
@@ -225,6 +232,17 @@ func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading)
 		}
 	}
 	s.techMu.Unlock()
+	var recv time.Time
+	for i := range rs {
+		if rs[i].Received.After(recv) {
+			recv = rs[i].Received
+		}
+	}
+	s.clockMu.Lock()
+	if recv.After(s.lastRecv) {
+		s.lastRecv, s.lastWall = recv, time.Now()
+	}
+	s.clockMu.Unlock()
 	if err := s.eng.ApplyReplayable(ctx, out); err != nil {
 		return fmt.Errorf("apply %d alarm conditions of log message %d: %w", len(out), seq, err)
 	}
@@ -236,6 +254,21 @@ func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading)
 		}
 	}
 	return nil
+}
+
+// logNow is the time up to which the log has been handled, as of wall time now: the receive
+// time of the newest reading handled plus the wall time since. Caught up, that is now; lagging
+// by L, it is now − L. Never later than now.
+func (s *Service) logNow(now time.Time) time.Time {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	if s.lastWall.IsZero() {
+		return now
+	}
+	if eff := s.lastRecv.Add(now.Sub(s.lastWall)); eff.Before(now) {
+		return eff
+	}
+	return now
 }
 
 // Apply hands alarm conditions from another processor (clinical, cold chain) to the engine and

@@ -335,6 +335,13 @@ func (s *Service) emit(ctx context.Context, b alarm.Batch) error {
 		}
 		sb.Snapshot = doc
 	}
+	// Consoles see the change before the store commits it: an alarm on screen must not wait
+	// for the disk (which readings keep busy). That is safe because the engine replays to the
+	// same alarm ids after a crash; notifications to people (webhook, e-mail, MQTT) leave only
+	// from the committed outbox.
+	for _, id := range order {
+		s.publish(latest[id])
+	}
 	if err := s.cfg.Store.SaveAlarmBatch(ctx, sb); err != nil {
 		return err
 	}
@@ -345,7 +352,6 @@ func (s *Service) emit(ctx context.Context, b alarm.Batch) error {
 		} else {
 			s.actives.Delete(id)
 		}
-		s.publish(a)
 	}
 	return nil
 }

@@ -39,12 +39,16 @@ func careStore(st store.Store) store.CareStore {
 // newAlarms builds the alarm processor and the outbox deliverer on st. Both backends
 // (SQLite and PostgreSQL) implement store.AlarmStore; a store that does not is refused rather
 // than run without alarms.
-func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, mqttPub notify.MQTTPublisher, reg prometheus.Registerer, log *slog.Logger) (*alarmproc.Service, *notify.Deliverer, error) {
+func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, mqttPub notify.MQTTPublisher, reg prometheus.Registerer, log *slog.Logger, subjects alarmproc.SubjectResolver) (*alarmproc.Service, *notify.Deliverer, error) {
 	as, ok := st.(alarmStore)
 	if !ok {
 		return nil, nil, fmt.Errorf("alarms: store %T does not implement store.AlarmStore and store.CareStore", st)
 	}
-	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg})
+	// Before checkpoints the processor read the log through the durable consumer "alarms".
+	if err := lg.RemoveConsumer(ctx, "alarms"); err != nil {
+		log.Warn("could not remove the old alarm consumer", "err", err)
+	}
+	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg, Subjects: subjects})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,4 +63,14 @@ func (l *Log) RunConsumer(ctx context.Context, name string, fn func(ctx context.
 				"consumer", name, "stream", l.cfg.StreamName, "seq", seq, "err", err)
 		}
 	}
+}
+
+// RemoveConsumer deletes the durable consumer name if it exists (a processor that moved to
+// Replay leaves its old consumer behind, which would otherwise keep its state on the server).
+func (l *Log) RemoveConsumer(ctx context.Context, name string) error {
+	err := l.js.DeleteConsumer(ctx, l.cfg.StreamName, name)
+	if err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	return fmt.Errorf("stream: remove consumer %s on %s: %w", name, l.cfg.StreamName, err)
 }

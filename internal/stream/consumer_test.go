@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vigil-iomt/vigil/internal/reading"
 )
 
@@ -90,4 +92,28 @@ func TestRunConsumerInOrderAcrossRestart(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestRemoveConsumer(t *testing.T) {
+	l := openLog(t, Config{DataDir: t.TempDir()})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- l.RunConsumer(ctx, "old", func(context.Context, uint64, []reading.Reading) error { return nil })
+	}()
+	waitFor(t, 10*time.Second, func() error {
+		_, err := l.js.Consumer(t.Context(), l.cfg.StreamName, "old")
+		return err
+	})
+	cancel()
+	<-done
+	if err := l.RemoveConsumer(t.Context(), "old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.js.Consumer(t.Context(), l.cfg.StreamName, "old"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Errorf("after RemoveConsumer: %v, want not found", err)
+	}
+	if err := l.RemoveConsumer(t.Context(), "old"); err != nil {
+		t.Errorf("removing it again: %v, want nil", err)
+	}
 }

@@ -406,3 +406,46 @@ func TestNoDataNotClearedByOldReadings(t *testing.T) {
 		t.Errorf("a fresh reading: %+v, want NO_DATA cleared", c)
 	}
 }
+
+// TestSignalQuality: a poor-signal flag held for more than 60 s raises SIGNAL_QUALITY_LOW
+// (LOW), more than 5 min raises it to MEDIUM on the same alarm, and 30 s of good signal
+// clears it; while the flag is set the device counts as poor.
+func TestSignalQuality(t *testing.T) {
+	base := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	x := NewTechEvaluator()
+	flag := func(sec int, poor bool) []Condition {
+		return x.SignalQuality(DeviceStatus{Tenant: "t1", Device: "ox1", Subject: "pat1", At: base.Add(time.Duration(sec) * time.Second)}, poor, nil)
+	}
+	for s := 0; s <= 60; s += 10 {
+		if c := flag(s, true); len(c) != 0 {
+			t.Fatalf("at %d s: %+v, want nothing before 60 s are exceeded", s, c)
+		}
+	}
+	if !x.SignalPoor("t1", "ox1") || x.SignalPoor("t1", "other") {
+		t.Error("SignalPoor wrong while flagged")
+	}
+	c := flag(61, true)
+	if len(c) != 1 || c[0].Code != SignalQuality || c[0].Status != StatusPresent || c[0].Priority != Low || !c[0].Onset.Equal(base) {
+		t.Fatalf("at 61 s: %+v, want SIGNAL_QUALITY_LOW LOW with onset 0 s", c)
+	}
+	if c := flag(300, true); len(c) != 0 {
+		t.Fatalf("at 300 s: %+v", c)
+	}
+	c = flag(301, true)
+	if len(c) != 1 || c[0].Priority != Medium || !c[0].Onset.Equal(base) {
+		t.Fatalf("at 301 s: %+v, want MEDIUM on the same episode", c)
+	}
+	if c := flag(310, false); len(c) != 0 || x.SignalPoor("t1", "ox1") {
+		t.Fatalf("first good sample: %+v, poor %v", c, x.SignalPoor("t1", "ox1"))
+	}
+	if c := flag(339, false); len(c) != 0 {
+		t.Fatalf("29 s good: %+v", c)
+	}
+	c = flag(340, false)
+	if len(c) != 1 || c[0].Status != StatusCleared {
+		t.Fatalf("30 s good: %+v, want cleared", c)
+	}
+	if c := flag(400, true); len(c) != 0 {
+		t.Fatalf("a new episode starts its own delay: %+v", c)
+	}
+}

@@ -12,10 +12,13 @@ const (
 	NoDataFloor         = 60 * time.Second // NO_DATA never fires before this much silence
 	NoDataMargin        = 30 * time.Second // added to 3 × the expected interval
 	SensorOffDelay      = 10 * time.Second
-	BatteryLowAt        = 20.0 // ≤ this: BATTERY_LOW
-	BatteryLowClear     = 25.0 // ≥ this: cleared
-	BatteryCriticalAt   = 10.0 // ≤ this: BATTERY_CRITICAL
-	BatteryCritClear    = 15.0 // ≥ this: back to BATTERY_LOW (the open alarm keeps its priority)
+	PoorSignalDelay     = 60 * time.Second // SIGNAL_QUALITY_LOW after this long flagged poor
+	PoorSignalMedium    = 5 * time.Minute  // … and MEDIUM after this long
+	PoorSignalClear     = 30 * time.Second // cleared by this long of good signal
+	BatteryLowAt        = 20.0             // ≤ this: BATTERY_LOW
+	BatteryLowClear     = 25.0             // ≥ this: cleared
+	BatteryCriticalAt   = 10.0             // ≤ this: BATTERY_CRITICAL
+	BatteryCritClear    = 15.0             // ≥ this: back to BATTERY_LOW (the open alarm keeps its priority)
 	SkewLimitHospital   = 2 * time.Second
 	SkewLimitHome       = 60 * time.Second
 	SkewConsecutive     = 3
@@ -54,11 +57,13 @@ type signal struct {
 }
 
 type devState struct {
-	battOpen, battCrit bool
-	offSince           time.Time
-	offOpen            bool
-	skewRun, okRun     int
-	skewOpen           bool
+	battOpen, battCrit   bool
+	offSince             time.Time
+	offOpen              bool
+	skewRun, okRun       int
+	skewOpen             bool
+	poorSince, goodSince time.Time
+	poorOpen, poorMedium bool
 }
 
 // TechEvaluator evaluates technical alarm conditions from readings and device status: NO_DATA
@@ -191,6 +196,56 @@ func (x *TechEvaluator) Status(s DeviceStatus, out []Condition) []Condition {
 		d.offSince, d.offOpen = time.Time{}, false
 	}
 	return out
+}
+
+// SignalQuality records a device's poor-signal flag sample (spec §8 SIGNAL_QUALITY_LOW): LOW
+// once flagged for more than PoorSignalDelay, MEDIUM after PoorSignalMedium, cleared after
+// PoorSignalClear of good signal.
+func (x *TechEvaluator) SignalQuality(s DeviceStatus, poor bool, out []Condition) []Condition {
+	d := x.dev(s.Tenant, s.Device)
+	mk := func(st Status, p Priority) Condition {
+		c := techCond(s.Tenant, s.Subject, s.Unit, s.Device, "signal", SignalQuality, st, s.At, d.poorSince, 0, 0)
+		c.Priority = p
+		return c
+	}
+	if poor {
+		d.goodSince = time.Time{}
+		if d.poorSince.IsZero() {
+			d.poorSince = s.At
+		}
+		switch held := s.At.Sub(d.poorSince); {
+		case !d.poorOpen && held > PoorSignalDelay:
+			d.poorOpen = true
+			out = append(out, mk(StatusPresent, Low))
+		case d.poorOpen && !d.poorMedium && held > PoorSignalMedium:
+			d.poorMedium = true
+			out = append(out, mk(StatusPresent, Medium))
+		}
+		return out
+	}
+	if !d.poorOpen {
+		d.poorSince = time.Time{}
+		return out
+	}
+	if d.goodSince.IsZero() {
+		d.goodSince = s.At
+	}
+	if s.At.Sub(d.goodSince) >= PoorSignalClear {
+		p := Low
+		if d.poorMedium {
+			p = Medium
+		}
+		out = append(out, mk(StatusCleared, p))
+		d.poorSince, d.goodSince, d.poorOpen, d.poorMedium = time.Time{}, time.Time{}, false, false
+	}
+	return out
+}
+
+// SignalPoor reports whether the device's signal is flagged poor now: its physiological limit
+// alarms are then not evaluated (spec §8).
+func (x *TechEvaluator) SignalPoor(tenant, device string) bool {
+	d := x.devices[tenant+"/"+device]
+	return d != nil && !d.poorSince.IsZero() && d.goodSince.IsZero()
 }
 
 // Heartbeat measures clock skew, |device − received − latency|, and decides CLOCK_SKEW after

@@ -361,3 +361,31 @@ func TestDirectoryCache(t *testing.T) {
 		t.Errorf("after the TTL: %s, want [n2]", g)
 	}
 }
+
+// TestPoorSignalSuppressesLimitAlarms: while a device flags its signal poor, an SpO2 of 80
+// from it raises no limit alarm; held for more than 60 s the flag raises SIGNAL_QUALITY_LOW.
+func TestPoorSignalSuppressesLimitAlarms(t *testing.T) {
+	svc, lg, _ := startService(t)
+	start := time.Now().Add(-3 * time.Minute).Truncate(time.Second)
+	at := func(s int) time.Time { return start.Add(time.Duration(s) * time.Second) }
+	flag := func(s int, v float64) {
+		sendReading(t, lg, reading.Reading{Tenant: "acme", Device: "dev1", Subject: "bed1", Metric: "signal_poor",
+			Kind: reading.Bool, Value: v, Unit: "1", Measured: at(s), Received: at(s)})
+	}
+	flag(0, 1)
+	for s := 1; s <= 40; s++ {
+		send(t, lg, at(s), 80) // dev1's SpO2: far below the limit, for longer than the delay
+	}
+	flag(61, 1)
+	vs, err := svc.Active(t.Context(), "acme", "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, v := range vs {
+		codes = append(codes, v.Code+"/"+v.Priority)
+	}
+	if fmt.Sprint(codes) != "[SIGNAL_QUALITY_LOW/low]" {
+		t.Errorf("alarms %v, want only [SIGNAL_QUALITY_LOW/low]", codes)
+	}
+}

@@ -220,12 +220,17 @@ func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading)
 			r.Subject = r.Device
 		}
 		skewed := s.tech.ClockSkewed(r.Tenant, r.Device)
-		out = s.eval.Evaluate(alarm.Sample{Reading: r, Unit: unit, UseReceived: skewed}, out)
+		if !s.tech.SignalPoor(r.Tenant, r.Device) {
+			out = s.eval.Evaluate(alarm.Sample{Reading: r, Unit: unit, UseReceived: skewed}, out)
+		}
 		out = s.tech.Reading(r, unit, out)
 		switch {
 		case r.Metric == "heartbeat" && r.Flags&reading.TimeRelative == 0:
 			out = s.tech.Heartbeat(alarm.Heartbeat{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
 				DeviceTime: r.Measured, Received: r.Received}, out)
+		case r.Metric == "signal_poor":
+			out = s.tech.SignalQuality(alarm.DeviceStatus{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
+				At: r.Measured}, r.Value == 1, out)
 		case r.Metric == "sensor_off":
 			out = s.tech.Status(alarm.DeviceStatus{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
 				SensorOff: r.Value == 1, At: r.Measured}, out)

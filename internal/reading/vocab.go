@@ -75,6 +75,8 @@ var metrics = map[string]Metric{
 	// CLOCK_SKEW; sensor_off (probe or electrode off the patient) decides SENSOR_OFF.
 	"heartbeat":  {Key: "heartbeat", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
 	"sensor_off": {Key: "sensor_off", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
+	// signal_poor: the device flags its readings as low quality (SIGNAL_QUALITY_LOW).
+	"signal_poor": {Key: "signal_poor", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
 }
 
 // metricsByMDC indexes metrics by MDC code, built once from metrics.

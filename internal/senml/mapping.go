@@ -37,7 +37,7 @@ var metricNames = func() map[string]string {
 		"sys": "nibp_sys", "dia": "nibp_dia", "map": "nibp_mean",
 		"glucose": "glucose", "weight": "weight", "pi": "pi",
 		"rh": "rh", "humidity": "rh",
-		"sensor-off": "sensor_off",
+		"sensor-off": "sensor_off", "signal-poor": "signal_poor",
 	}
 	for _, k := range reading.MetricKeys() {
 		m[k] = k

@@ -1,0 +1,90 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type leaseRun struct {
+	holding atomic.Bool
+	starts  atomic.Int32
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+func runLease(t *testing.T, l *Log, holder string, ttl time.Duration) *leaseRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &leaseRun{stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		_ = l.RunLeased(ctx, "alarms", holder, ttl, func(ctx context.Context) error {
+			r.starts.Add(1)
+			<-ctx.Done()
+			return ctx.Err()
+		}, func(h bool) { r.holding.Store(h) })
+	}()
+	t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+// TestLeaseOneHolderAndHandOver: of two nodes one runs the leased work; when it stops, the
+// other takes over at once (the lease is released, not left to expire); a holder that dies
+// without releasing is replaced once the TTL has run out.
+func TestLeaseOneHolderAndHandOver(t *testing.T) {
+	forEachServer(t, func(t *testing.T, cfg Config) {
+		l := openLog(t, cfg)
+		const ttl = 1500 * time.Millisecond
+		a := runLease(t, l, "node-a", ttl)
+		waitFor(t, 5*time.Second, func() error {
+			if !a.holding.Load() {
+				return errors.New("node-a does not hold the lease")
+			}
+			return nil
+		})
+		b := runLease(t, l, "node-b", ttl)
+		time.Sleep(2 * ttl) // several renewals: b must stay on standby
+		if !a.holding.Load() || b.holding.Load() || a.starts.Load() != 1 || b.starts.Load() != 0 {
+			t.Fatalf("a holds %v (%d starts), b holds %v (%d starts); want a only, started once",
+				a.holding.Load(), a.starts.Load(), b.holding.Load(), b.starts.Load())
+		}
+		stopped := time.Now()
+		a.stop()
+		<-a.done
+		waitFor(t, 5*time.Second, func() error {
+			if !b.holding.Load() {
+				return errors.New("node-b has not taken over")
+			}
+			return nil
+		})
+		if took := time.Since(stopped); took > ttl {
+			t.Errorf("hand-over took %v, want less than the TTL (%v): the lease should be released", took, ttl)
+		}
+
+		// A dead holder: take the lease by hand and never renew it.
+		b.stop()
+		<-b.done
+		kv, err := l.leases(t.Context(), ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, func() error {
+			_, err := kv.Create(t.Context(), "alarms", []byte("dead-node"))
+			return err
+		})
+		taken := time.Now()
+		c := runLease(t, l, "node-c", ttl)
+		waitFor(t, 10*time.Second, func() error {
+			if !c.holding.Load() {
+				return errors.New("node-c has not taken over from the dead node")
+			}
+			return nil
+		})
+		if took := time.Since(taken); took < ttl-200*time.Millisecond {
+			t.Errorf("node-c took a live lease after %v, before the TTL (%v) ran out", took, ttl)
+		}
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -48,7 +50,7 @@ func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, 
 	if err := lg.RemoveConsumer(ctx, "alarms"); err != nil {
 		log.Warn("could not remove the old alarm consumer", "err", err)
 	}
-	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg, Subjects: subjects})
+	svc, err := alarmproc.New(ctx, alarmproc.Config{Log: lg, Bus: lg, Store: as, Logger: log.With("component", "alarms"), Registerer: reg, Subjects: subjects})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,18 +65,49 @@ func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, 
 	return svc, d, nil
 }
 
-// runAlarms runs the processor and the outbox until ctx ends.
-func runAlarms(ctx context.Context, svc *alarmproc.Service, d *notify.Deliverer) error {
+// runAlarms runs the alarm processor and the outbox deliverer on the node that holds the
+// processors' lease (stream.RunLeased): on one node, at once; scaled out, on one node at a
+// time, the others standing by (their API forwards alarm commands over the bus). holder names
+// this node: host and data directory, stable across restarts.
+func runAlarms(ctx context.Context, lg *stream.Log, holder string, svc *alarmproc.Service, d *notify.Deliverer, leader prometheus.Gauge) error {
 	if svc == nil {
 		return nil
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := svc.Run(gctx); err != nil && gctx.Err() == nil {
-			return fmt.Errorf("alarm processor: %w", err)
+	defer svc.Close()
+	return lg.RunLeased(ctx, "processors", holder, 0, func(ctx context.Context) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			if err := svc.Run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("alarm processor: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error { return d.Run(gctx) })
+		return g.Wait()
+	}, func(held bool) {
+		if held {
+			leader.Set(1)
+		} else {
+			leader.Set(0)
 		}
-		return nil
 	})
-	g.Go(func() error { return d.Run(gctx) })
-	return g.Wait()
+}
+
+// leaseHolder names this node in the processors' lease: host name and absolute data directory.
+func leaseHolder(dataDir string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	return host + ":" + dataDir
+}
+
+// newLeaderGauge registers vigil_processors_leader: 1 on the node running the processors.
+func newLeaderGauge(reg prometheus.Registerer) (prometheus.Gauge, error) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "vigil", Name: "processors_leader",
+		Help: "1 while this node holds the processors' lease (alarm engine, outbox, clinical and cold-chain processors)."})
+	if err := reg.Register(g); err != nil {
+		return nil, fmt.Errorf("register vigil_processors_leader: %w", err)
+	}
+	return g, nil
 }

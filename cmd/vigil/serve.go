@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if broker != nil {
 		alarmMQTT = broker
 	}
-	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, alarmMQTT, reg, log)
+	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, alarmMQTT, reg, log, nil)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
-	g.Go(func() error { return runAlarms(gctx, alarms, outbox) })
+	leader, err := newLeaderGauge(reg)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return runAlarms(gctx, lg, leaseHolder(cfg.DataDir), alarms, outbox, leader) })
 	if broker != nil {
 		g.Go(func() error { return broker.Run(gctx) })
 	}

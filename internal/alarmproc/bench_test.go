@@ -35,11 +35,13 @@ func BenchmarkActive10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.eng, err = alarm.New(alarm.Config{Directory: directory{st: memStore{}, now: time.Now}, Emit: func(context.Context, alarm.Batch) error { return nil }})
+	eng, err := alarm.New(alarm.Config{Directory: directory{st: memStore{}, now: time.Now}, Emit: func(context.Context, alarm.Batch) error { return nil }})
 	if err != nil {
 		b.Fatal(err)
 	}
-	go func() { _ = s.eng.Run(ctx) }()
+	s.eng.Store(eng)
+	s.leading.Store(true)
+	go func() { _ = eng.Run(ctx) }()
 	t0 := time.Now().Add(-time.Minute)
 	conds := make([]alarm.Condition, 0, 10000)
 	for i := range 10000 {
@@ -47,7 +49,7 @@ func BenchmarkActive10k(b *testing.B) {
 			Code: alarm.HRExtremeHigh, Kind: alarm.Physiological, Priority: alarm.High, Status: alarm.StatusPresent,
 			At: t0.Add(time.Duration(i) * time.Millisecond), Onset: t0, Value: 180, Limit: 150, UCUM: "/min"})
 	}
-	if err := s.eng.Apply(ctx, conds); err != nil {
+	if err := s.eng.Load().Apply(ctx, conds); err != nil {
 		b.Fatal(err)
 	}
 	if vs, _ := s.Active(ctx, "t1", "", 0, 10000); len(vs) != 10000 {

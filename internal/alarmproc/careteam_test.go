@@ -267,6 +267,7 @@ func TestCheckpointAndReplay(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- svc.Run(ctx) }()
+		waitLeading(t, svc)
 		return svc, func() {
 			cancel()
 			if err := <-done; err != nil {

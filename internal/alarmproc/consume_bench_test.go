@@ -18,7 +18,11 @@ func BenchmarkConsume(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	go func() { _ = s.eng.Run(ctx) }()
+	eng, err := s.start(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = eng.Run(ctx) }()
 	t0 := time.Now().Add(-time.Hour)
 	msgs := make([][]reading.Reading, 1000)
 	for i := range msgs {

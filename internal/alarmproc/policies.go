@@ -154,7 +154,15 @@ func (s *Service) SavePolicies(ctx context.Context, tenant string, version int, 
 	if err := s.cfg.Store.SaveAlarmPolicies(ctx, store.AlarmPolicyDoc{Tenant: tenant, Version: version, JSON: doc, UpdatedBy: by, UpdatedAt: at}); err != nil {
 		return err
 	}
-	return s.reloadPolicies(ctx)
+	if err := s.reloadPolicies(ctx); err != nil {
+		return err
+	}
+	if s.cfg.Bus != nil { // the other nodes, the engine's among them
+		if err := s.cfg.Bus.Broadcast(topicPolicies, []byte(tenant)); err != nil {
+			s.log.Warn("tell the other nodes about new escalation policies", "err", err)
+		}
+	}
+	return nil
 }
 
 func (s *Service) reloadPolicies(ctx context.Context) error {
@@ -162,8 +170,10 @@ func (s *Service) reloadPolicies(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.eng.SetPolicies(ctx, all); err != nil {
-		return fmt.Errorf("apply escalation policies: %w", err)
+	if s.leading.Load() {
+		if err := s.eng.Load().SetPolicies(ctx, all); err != nil {
+			return fmt.Errorf("apply escalation policies: %w", err)
+		}
 	}
 	s.policies.Store(&all)
 	s.mu.Lock()

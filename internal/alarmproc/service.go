@@ -2,6 +2,8 @@ package alarmproc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +66,10 @@ type Config struct {
 	// Subjects attributes a reading to the patient or asset its device was assigned to at the
 	// measured time (nil: the subject set at ingest, or the device itself).
 	Subjects SubjectResolver
+	// Bus connects the nodes of a scaled-out deployment (nil: a single node). Only the node
+	// that calls Run (the lease holder) runs the engine; the others forward commands to it and
+	// show the changes it broadcasts.
+	Bus Bus
 }
 
 // SubjectResolver says whom a device's reading belongs to at a time: *clinical.Attributor
@@ -76,7 +82,7 @@ type SubjectResolver interface {
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
-	eng      *alarm.Engine
+	eng      atomic.Pointer[alarm.Engine] // the engine of the current (or last) Run
 	policies atomic.Pointer[alarm.Policies] // defaults and every tenant's own
 	eval     *alarm.Evaluator               // owned by the consumer goroutine
 	tech     *alarm.TechEvaluator           // guarded by techMu (consumer and ticker)
@@ -86,6 +92,10 @@ type Service struct {
 	policyVersions map[string]int // tenant → saved policy version
 	subs           map[string]map[chan View]struct{}
 	pauses         map[string]time.Time // tenant/subject → alarm pause end
+
+	node    string      // this Service's id on the bus
+	leading atomic.Bool // Run is running: the engine is here
+	stopBus func()
 
 	startSeq       uint64        // the log sequence to replay after (from the checkpoint)
 	applied        atomic.Uint64 // the last log sequence whose conditions the engine has
@@ -102,7 +112,8 @@ type Service struct {
 	actives sync.Map // alarm id → struct{} of open, announced alarms (for the gauge)
 }
 
-// New restores the engine from the store's snapshot and returns the Service ready to Run.
+// New returns the Service ready to Run. Until Run runs (on the node holding the processors'
+// lease), it answers from the store and forwards commands over the Bus.
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,41 +128,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alarm processor: %w", err)
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, policyVersions: versions, eval: alarm.NewEvaluator(nil),
-		tech: alarm.NewTechEvaluator(), subs: map[string]map[chan View]struct{}{}, pauses: map[string]time.Time{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, policyVersions: versions, subs: map[string]map[chan View]struct{}{},
+		pauses: map[string]time.Time{}}
 	s.policies.Store(&policies)
-	var restore *alarm.Snapshot
-	raw, err := cfg.Store.AlarmSnapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("alarm processor: %w", err)
-	}
-	if raw != nil {
-		var cp checkpoint
-		if err := json.Unmarshal(raw, &cp); err != nil {
-			return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
-		}
-		if cp.Engine.Version == 0 {
-			// A snapshot saved before checkpoints carried the log sequence: the engine state
-			// itself, and a replay of everything the log holds (idempotent).
-			if err := json.Unmarshal(raw, &cp.Engine); err != nil {
-				return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
-			}
-		}
-		restore, s.startSeq = &cp.Engine, cp.LogSeq
-		s.applied.Store(cp.LogSeq)
-		for _, p := range restore.Pauses {
-			s.pauses[p.Tenant+"/"+p.Subject] = p.Until
-		}
-		for _, t := range restore.Open {
-			if t.Alarm.State != alarm.Pending {
-				s.actives.Store(t.Alarm.ID, struct{}{})
-			}
-		}
-	}
-	s.eng, err = alarm.New(alarm.Config{Policies: policies, Directory: directory{st: cfg.Store, now: time.Now, cache: &teamCache{}}, Emit: s.emit,
-		Logger: cfg.Logger, Restore: restore, SnapshotInBatch: true})
-	if err != nil {
-		return nil, fmt.Errorf("alarm processor: %w", err)
+	var nid [8]byte
+	_, _ = rand.Read(nid[:])
+	s.node = hex.EncodeToString(nid[:])
+	if err := s.listen(); err != nil {
+		return nil, err
 	}
 	if cfg.Registerer != nil {
 		s.raised = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vigil", Subsystem: "alarms", Name: "raised_total",
@@ -169,10 +153,77 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// start restores the engine from the saved checkpoint with fresh evaluators, for Run.
+func (s *Service) start(ctx context.Context) (*alarm.Engine, error) {
+	var restore *alarm.Snapshot
+	raw, err := s.cfg.Store.AlarmSnapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("alarm processor: %w", err)
+	}
+	s.startSeq = 0
+	s.applied.Store(0)
+	s.eval, s.tech = alarm.NewEvaluator(nil), alarm.NewTechEvaluator()
+	s.clockMu.Lock()
+	s.lastRecv, s.lastWall = time.Time{}, time.Time{}
+	s.clockMu.Unlock()
+	s.actives.Clear()
+	s.mu.Lock()
+	clear(s.pauses)
+	s.mu.Unlock()
+	if raw != nil {
+		var cp checkpoint
+		if err := json.Unmarshal(raw, &cp); err != nil {
+			return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
+		}
+		if cp.Engine.Version == 0 {
+			// A snapshot saved before checkpoints carried the log sequence: the engine state
+			// itself, and a replay of everything the log holds (idempotent).
+			if err := json.Unmarshal(raw, &cp.Engine); err != nil {
+				return nil, fmt.Errorf("alarm processor: decode saved snapshot: %w", err)
+			}
+		}
+		restore, s.startSeq = &cp.Engine, cp.LogSeq
+		s.applied.Store(cp.LogSeq)
+		s.mu.Lock()
+		for _, p := range restore.Pauses {
+			s.pauses[p.Tenant+"/"+p.Subject] = p.Until
+		}
+		s.mu.Unlock()
+		for _, t := range restore.Open {
+			if t.Alarm.State != alarm.Pending {
+				s.actives.Store(t.Alarm.ID, struct{}{})
+			}
+		}
+	}
+	eng, err := alarm.New(alarm.Config{Policies: s.currentPolicies(), Directory: directory{st: s.cfg.Store, now: time.Now, cache: &teamCache{}},
+		Emit: s.emit, Logger: s.cfg.Logger, Restore: restore, SnapshotInBatch: true})
+	if err != nil {
+		return nil, fmt.Errorf("alarm processor: %w", err)
+	}
+	s.eng.Store(eng)
+	return eng, nil
+}
+
+// Leading reports whether Run is running here (this node holds the engine).
+func (s *Service) Leading() bool { return s.leading.Load() }
+
 // Run runs the engine, the log consumer and the no-data ticker until ctx ends or one fails.
+// It starts from the saved checkpoint each time, so a node that lost and regained the
+// processors' lease calls it again.
 func (s *Service) Run(ctx context.Context) error {
+	eng, err := s.start(ctx)
+	if err != nil {
+		return err
+	}
+	stop, err := s.answer()
+	if err != nil {
+		return fmt.Errorf("alarm processor: %w", err)
+	}
+	defer stop()
+	s.leading.Store(true)
+	defer s.leading.Store(false)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.eng.Run(gctx) })
+	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error {
 		s.lastCheckpoint = time.Now()
 		return s.cfg.Log.Replay(gctx, s.startSeq, func(seq uint64, rs []reading.Reading) error { return s.consume(gctx, seq, rs) })
@@ -190,13 +241,13 @@ func (s *Service) Run(ctx context.Context) error {
 				s.techMu.Lock()
 				out = s.tech.Check(now, out[:0])
 				s.techMu.Unlock()
-				if err := s.eng.Apply(gctx, out); err != nil {
+				if err := s.eng.Load().Apply(gctx, out); err != nil {
 					return fmt.Errorf("alarm processor: no-data check: %w", err)
 				}
 			}
 		}
 	})
-	err := g.Wait()
+	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -248,13 +299,13 @@ func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading)
 		s.lastRecv, s.lastWall = recv, time.Now()
 	}
 	s.clockMu.Unlock()
-	if err := s.eng.ApplyReplayable(ctx, out); err != nil {
+	if err := s.eng.Load().ApplyReplayable(ctx, out); err != nil {
 		return fmt.Errorf("apply %d alarm conditions of log message %d: %w", len(out), seq, err)
 	}
 	s.applied.Store(seq)
 	if now := time.Now(); now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointEvery {
 		s.lastCheckpoint = now
-		if err := s.eng.Checkpoint(ctx); err != nil {
+		if err := s.eng.Load().Checkpoint(ctx); err != nil {
 			return fmt.Errorf("alarm checkpoint at log message %d: %w", seq, err)
 		}
 	}
@@ -280,7 +331,10 @@ func (s *Service) logNow(now time.Time) time.Time {
 // returns once what they caused is committed. Conditions are idempotent by their key and onset,
 // so a processor that replays its log after a restart may apply them again.
 func (s *Service) Apply(ctx context.Context, cs []alarm.Condition) error {
-	if err := s.eng.Apply(ctx, cs); err != nil {
+	if !s.leading.Load() {
+		return fmt.Errorf("apply %d alarm conditions: %w", len(cs), ErrStandby)
+	}
+	if err := s.eng.Load().Apply(ctx, cs); err != nil {
 		return fmt.Errorf("apply %d alarm conditions: %w", len(cs), err)
 	}
 	return nil
@@ -367,14 +421,28 @@ func (s *Service) publish(a alarm.Alarm) {
 	if a.State == alarm.Pending {
 		return
 	}
+	v := ViewOf(a, s.currentPolicies(), s.silenced(a.Tenant, a.Subject))
+	s.deliver(v)
+	if s.cfg.Bus != nil {
+		data, err := json.Marshal(alarmChange{Origin: s.node, View: v})
+		if err == nil {
+			err = s.cfg.Bus.Broadcast(topicEvents, data)
+		}
+		if err != nil {
+			s.log.Warn("broadcast alarm change", "alarm", v.ID, "err", err)
+		}
+	}
+}
+
+// deliver hands a changed alarm to this node's subscribers of its tenant.
+func (s *Service) deliver(v View) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := ViewOf(a, s.currentPolicies(), s.pauses[a.Tenant+"/"+a.Subject])
-	for ch := range s.subs[a.Tenant] {
+	for ch := range s.subs[v.Tenant] {
 		select {
 		case ch <- v:
 		default:
-			delete(s.subs[a.Tenant], ch)
+			delete(s.subs[v.Tenant], ch)
 			close(ch)
 		}
 	}
@@ -409,13 +477,39 @@ func (s *Service) silenced(tenant, subject string) time.Time {
 // Active returns the tenant's clinically visible open alarms (active, latched, acknowledged)
 // from the engine, highest priority first, then oldest; subject "" and minPriority 0 mean any.
 func (s *Service) Active(ctx context.Context, tenant, subject string, minPriority alarm.Priority, limit int) ([]View, error) {
-	as, err := s.eng.List(ctx, alarm.Filter{Tenant: tenant, Subject: subject, MinPriority: minPriority, Limit: limit})
+	if !s.leading.Load() {
+		return s.activeFromStore(ctx, tenant, subject, minPriority, limit)
+	}
+	as, err := s.eng.Load().List(ctx, alarm.Filter{Tenant: tenant, Subject: subject, MinPriority: minPriority, Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("list alarms of %s: %w", tenant, err)
 	}
 	out := make([]View, len(as))
 	for i, a := range as {
 		out[i] = ViewOf(a, s.currentPolicies(), s.silenced(a.Tenant, a.Subject))
+	}
+	return out, nil
+}
+
+// activeFromStore is Active on a node without the engine: the store's open alarms but pending.
+func (s *Service) activeFromStore(ctx context.Context, tenant, subject string, minPriority alarm.Priority, limit int) ([]View, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	recs, err := s.cfg.Store.Alarms(ctx, store.AlarmQuery{Tenant: tenant, Subject: subject, OpenOnly: true, MinPriority: int(minPriority), Limit: limit + 100})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, 0, len(recs))
+	for _, r := range recs {
+		if r.State == string(alarm.Pending) || len(out) == limit {
+			continue
+		}
+		var a alarm.Alarm
+		if err := json.Unmarshal(r.JSON, &a); err != nil {
+			return nil, fmt.Errorf("decode alarm %s: %w", r.ID, err)
+		}
+		out = append(out, ViewOf(a, s.currentPolicies(), s.silenced(a.Tenant, a.Subject)))
 	}
 	return out, nil
 }
@@ -440,7 +534,11 @@ func (s *Service) All(ctx context.Context, tenant, subject string, minPriority a
 // Get returns one alarm of tenant with its history: from the engine while it is open, else from
 // the store. Unknown (or another tenant's): an error wrapping store.ErrNotFound.
 func (s *Service) Get(ctx context.Context, tenant string, id alarm.ID) (View, error) {
-	a, err := s.eng.Get(ctx, tenant, id)
+	var a alarm.Alarm
+	err := alarm.ErrNotFound
+	if s.leading.Load() {
+		a, err = s.eng.Load().Get(ctx, tenant, id)
+	}
 	if err == nil {
 		v := ViewOf(a, s.currentPolicies(), s.silenced(tenant, a.Subject))
 		for _, t := range a.History {
@@ -480,6 +578,9 @@ func (s *Service) Get(ctx context.Context, tenant string, id alarm.ID) (View, er
 // Do applies a user command and returns the alarm afterwards (errors wrap the alarm package's
 // ErrForbidden, ErrNotFound, ErrInvalidTransition, ErrReasonRequired, ErrInvalid).
 func (s *Service) Do(ctx context.Context, cmd alarm.Command) (View, error) {
+	if !s.leading.Load() {
+		return s.forward(ctx, cmd)
+	}
 	tenant := cmd.Actor.Tenant
 	if cmd.Action == alarm.ActAlarmPause {
 		cur, err := s.Get(ctx, tenant, cmd.AlarmID)
@@ -488,7 +589,7 @@ func (s *Service) Do(ctx context.Context, cmd alarm.Command) (View, error) {
 		}
 		cmd.Subject = cur.Subject
 	}
-	if err := s.eng.Do(ctx, cmd); err != nil {
+	if err := s.eng.Load().Do(ctx, cmd); err != nil {
 		return View{}, err
 	}
 	if cmd.Action == alarm.ActAlarmPause {

@@ -86,8 +86,22 @@ func (s *fakeStore) AlarmSnapshot(context.Context) ([]byte, error) {
 	return s.snapshot, nil
 }
 
-func (s *fakeStore) Alarms(context.Context, store.AlarmQuery) ([]store.AlarmRecord, error) {
-	return nil, errors.New("fakeStore: Alarms not used by this test")
+func (s *fakeStore) Alarms(_ context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.AlarmRecord
+	for _, a := range s.alarms {
+		if a.Tenant == q.Tenant && (q.Subject == "" || a.Subject == q.Subject) && (!q.OpenOnly || a.Open) && a.Priority >= q.MinPriority {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(x, y store.AlarmRecord) int {
+		if x.Priority != y.Priority {
+			return y.Priority - x.Priority
+		}
+		return x.RaisedAt.Compare(y.RaisedAt)
+	})
+	return out, nil
 }
 
 func (s *fakeStore) Alarm(_ context.Context, tenant, id string) (store.AlarmRecord, error) {
@@ -190,6 +204,7 @@ func startService(t *testing.T) (*Service, *fakeLog, *fakeStore) {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	waitLeading(t, svc)
 	return svc, lg, st
 }
 
@@ -341,6 +356,16 @@ func TestDoRoles(t *testing.T) {
 		}
 		if tt.name == "nurse acknowledges" && got.AcknowledgedBy != "n1" {
 			t.Errorf("acknowledged by %q, want n1", got.AcknowledgedBy)
+		}
+	}
+}
+
+// waitLeading waits until svc's Run has started its engine.
+func waitLeading(t *testing.T, svc *Service) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !svc.Leading(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not start")
 		}
 	}
 }

@@ -140,6 +140,9 @@ func BenchmarkListAlarms10k(b *testing.B) {
 	ran := make(chan error, 1)
 	go func() { ran <- svc.Run(runCtx) }()
 	b.Cleanup(func() { stop(); <-ran })
+	for !svc.Leading() {
+		time.Sleep(time.Millisecond)
+	}
 
 	h := httpapi.New(httpapi.Config{Store: st, Auth: authn, Audit: trail, Log: lg, Alarms: svc}).Handler()
 	var tok struct{ Token string }

@@ -38,7 +38,9 @@ func (l *Log) leases(ctx context.Context, ttl time.Duration) (jetstream.KeyValue
 }
 
 // RunLeased runs run while this node (holder names it in logs and in the bucket) holds the
-// lease name, until ctx is done; then it returns nil. Not holding it, it stands by and tries
+// lease name, until ctx is done; then it returns nil. holder must be stable across restarts of
+// one node and distinct between nodes (host and data directory): a node restarted after a
+// crash takes its own lease back at once. Not holding it, it stands by and tries
 // again every ttl/3. run's context is cancelled when the lease is lost (a renewal failed or
 // found another holder) and run is started again once it is regained; an error from run is
 // logged and the lease released, so that another node may take over. ttl 0 means
@@ -62,6 +64,13 @@ func (l *Log) RunLeased(ctx context.Context, name, holder string, ttl time.Durat
 		}
 		if kv != nil {
 			rev, err := kv.Create(ctx, key, []byte(holder))
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				// Our own lease from before a crash (holder names the node and its data):
+				// take it back now rather than wait for the TTL.
+				if e, gerr := kv.Get(ctx, key); gerr == nil && string(e.Value()) == holder {
+					rev, err = kv.Update(ctx, key, []byte(holder), e.Revision())
+				}
+			}
 			switch {
 			case err == nil:
 				l.log.Info("lease acquired", "lease", name, "holder", holder)

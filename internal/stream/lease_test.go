@@ -86,5 +86,25 @@ func TestLeaseOneHolderAndHandOver(t *testing.T) {
 		if took := time.Since(taken); took < ttl-200*time.Millisecond {
 			t.Errorf("node-c took a live lease after %v, before the TTL (%v) ran out", took, ttl)
 		}
+
+		// node-c "crashes" (its lease stays) and restarts under the same name: it takes its
+		// own lease back at once.
+		kv2, _ := l.leases(t.Context(), ttl)
+		c.stop()
+		<-c.done
+		if _, err := kv2.Create(t.Context(), "alarms", []byte("node-c")); err != nil {
+			t.Fatal(err)
+		}
+		restarted := time.Now()
+		c2 := runLease(t, l, "node-c", ttl)
+		waitFor(t, 5*time.Second, func() error {
+			if !c2.holding.Load() {
+				return errors.New("restarted node-c has not taken its lease back")
+			}
+			return nil
+		})
+		if took := time.Since(restarted); took > ttl/2 {
+			t.Errorf("taking its own lease back took %v", took)
+		}
 	})
 }

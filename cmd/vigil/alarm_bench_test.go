@@ -89,7 +89,8 @@ func TestBenchAlarmLatency(t *testing.T) {
 			func(id string) string { return secrets[id] }, dur)
 	}()
 	time.Sleep(3 * time.Second) // the load is connected and running
-	posted := map[string]time.Time{}
+	posted := map[string]time.Time{} // 202 received
+	sentAt := map[string]time.Time{} // request sent
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, d := range probeDevs {
 		now := time.Now()
@@ -98,22 +99,25 @@ func TestBenchAlarmLatency(t *testing.T) {
 			pack = fmt.Appendf(pack, `,{"n":"hr","t":%d,"v":180}`, k)
 		}
 		pack = append(pack, ']')
+		sent := time.Now()
 		code, err := postPack(client, p.url, d, pack, "")
 		if err != nil || code != http.StatusAccepted {
 			t.Fatalf("probe %s: %d %v", d.id, code, err)
 		}
 		posted["probe-subj-"+d.id] = time.Now()
+		sentAt["probe-subj-"+d.id] = sent
 		time.Sleep(350 * time.Millisecond)
 	}
 	l := <-loadDone
 	deadline := time.Now().Add(60 * time.Second)
-	var lat []time.Duration
+	var lat, fromSend []time.Duration
 	for {
 		mu.Lock()
-		lat = lat[:0]
+		lat, fromSend = lat[:0], fromSend[:0]
 		for subj, t0 := range posted {
 			if t1, ok := firstAlarm[subj]; ok {
 				lat = append(lat, t1.Sub(t0))
+				fromSend = append(fromSend, t1.Sub(sentAt[subj]))
 			}
 		}
 		mu.Unlock()
@@ -129,8 +133,12 @@ func TestBenchAlarmLatency(t *testing.T) {
 		t.Fatalf("%d of %d probe alarms reached the stream within a minute", len(lat), len(posted))
 	}
 	slices.Sort(lat)
-	pct := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
+	slices.Sort(fromSend)
+	pct := func(l []time.Duration, q float64) time.Duration { return l[int(q*float64(len(l)-1))].Round(time.Millisecond) }
 	t.Logf("load: %d MQTT devices, %.0f readings/s PUBACKed during the probes", loadConns, float64(l.packs*10)/l.elapsed.Seconds())
-	t.Logf("reading accepted (202) → alarm event on the SSE stream, %d probes: p50 %s, p99 %s, max %s",
-		len(lat), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	// Acknowledgements are paced while alarm evaluation lags (alarmproc.PaceBound), so an alarm
+	// can reach the stream before its 202: the figure that counts is from the request's send.
+	t.Logf("probe request sent → alarm event on the SSE stream, %d probes: p50 %s, p99 %s, max %s",
+		len(fromSend), pct(fromSend, 0.5), pct(fromSend, 0.99), fromSend[len(fromSend)-1].Round(time.Millisecond))
+	t.Logf("202 received → alarm event on the SSE stream: p50 %s, p99 %s", pct(lat, 0.5), pct(lat, 0.99))
 }

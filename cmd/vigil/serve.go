@@ -95,6 +95,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if alarms != nil {
+		pipe.PaceBy(alarms) // acknowledgements wait while alarm evaluation lags (alarmproc.PaceBound)
+	}
 	api := httpapi.New(httpapi.Config{
 		Alarms: alarmsAPI(alarms),
 		Care:   careStore(st),

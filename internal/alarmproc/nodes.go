@@ -86,7 +86,13 @@ func (s *Service) listen() error {
 		stopEvents()
 		return fmt.Errorf("alarm processor: %w", err)
 	}
-	s.stopBus = func() { stopEvents(); stopPolicies() }
+	stopProgress, err := s.cfg.Bus.Listen(topicProgress, s.heardProgress)
+	if err != nil {
+		stopEvents()
+		stopPolicies()
+		return fmt.Errorf("alarm processor: %w", err)
+	}
+	s.stopBus = func() { stopEvents(); stopPolicies(); stopProgress() }
 	return nil
 }
 

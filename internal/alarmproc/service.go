@@ -82,7 +82,7 @@ type SubjectResolver interface {
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
-	eng      atomic.Pointer[alarm.Engine] // the engine of the current (or last) Run
+	eng      atomic.Pointer[alarm.Engine]   // the engine of the current (or last) Run
 	policies atomic.Pointer[alarm.Policies] // defaults and every tenant's own
 	eval     *alarm.Evaluator               // owned by the consumer goroutine
 	tech     *alarm.TechEvaluator           // guarded by techMu (consumer and ticker)
@@ -104,8 +104,11 @@ type Service struct {
 	// The log clock: the receive time of the newest reading the consumer has handled and the
 	// wall time it handled it. No-data is judged against it, not the wall clock, so a processor
 	// that lags behind the log does not take every device for silent.
-	clockMu            sync.Mutex
-	lastRecv, lastWall time.Time
+	clockMu              sync.Mutex
+	lastRecv, lastWall   time.Time
+	progCh               chan struct{} // closed when lastRecv or remoteRecv advances (pacing)
+	remoteRecv, remoteAt time.Time     // the engine node's progress, heard on the bus (standby)
+	paced                prometheus.Counter
 
 	raised  *prometheus.CounterVec
 	active  prometheus.GaugeFunc
@@ -146,7 +149,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			s.actives.Range(func(any, any) bool { n++; return true })
 			return float64(n)
 		})
-		if err := errors.Join(cfg.Registerer.Register(s.raised), cfg.Registerer.Register(s.active)); err != nil {
+		s.paced = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vigil", Subsystem: "ingest", Name: "paced_seconds_total",
+			Help: "Time acknowledgements waited for alarm evaluation to catch up (pacing)."})
+		if err := errors.Join(cfg.Registerer.Register(s.raised), cfg.Registerer.Register(s.active), cfg.Registerer.Register(s.paced)); err != nil {
 			return nil, fmt.Errorf("alarm processor: register metrics: %w", err)
 		}
 	}
@@ -224,6 +229,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.leading.Store(false)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
+	g.Go(func() error { return s.tellProgress(gctx) })
 	g.Go(func() error {
 		s.lastCheckpoint = time.Now()
 		return s.cfg.Log.Replay(gctx, s.startSeq, func(seq uint64, rs []reading.Reading) error { return s.consume(gctx, seq, rs) })
@@ -294,14 +300,15 @@ func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading)
 			recv = rs[i].Received
 		}
 	}
-	s.clockMu.Lock()
-	if recv.After(s.lastRecv) {
-		s.lastRecv, s.lastWall = recv, time.Now()
-	}
-	s.clockMu.Unlock()
 	if err := s.eng.Load().ApplyReplayable(ctx, out); err != nil {
 		return fmt.Errorf("apply %d alarm conditions of log message %d: %w", len(out), seq, err)
 	}
+	s.clockMu.Lock()
+	if recv.After(s.lastRecv) {
+		s.lastRecv, s.lastWall = recv, time.Now()
+		s.advanced()
+	}
+	s.clockMu.Unlock()
 	s.applied.Store(seq)
 	if now := time.Now(); now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointEvery {
 		s.lastCheckpoint = now

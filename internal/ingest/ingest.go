@@ -66,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"transport", "reason"}),
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vigil_ingest_latency_seconds",
-			Help:    "Time from a payload's arrival to its acknowledgement (decode and durable append).",
+			Help:    "Time from a payload's arrival to its acknowledgement (decode, durable append, and pacing while alarm evaluation lags).",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5},
 		}, []string{"transport"}),
 	}
@@ -79,7 +79,19 @@ type Pipeline struct {
 	log     Appender
 	now     func() time.Time
 	metrics *Metrics
+	pacer   Pacer
 }
+
+// Pacer holds an acknowledgement back while a processor that must see every reading soon (the
+// alarm engine) lags behind the log: devices then send no faster than alarms are evaluated.
+// Pace returns once the processor has reached readings received shortly before received, or
+// after a bound of its own; *alarmproc.Service implements it.
+type Pacer interface {
+	Pace(ctx context.Context, received time.Time)
+}
+
+// PaceBy makes every acknowledgement wait for pc. Call it before the first Ingest.
+func (p *Pipeline) PaceBy(pc Pacer) { p.pacer = pc }
 
 // NewPipeline returns a pipeline appending to log. now is the server clock (time.Now).
 func NewPipeline(log Appender, now func() time.Time, m *Metrics) *Pipeline {
@@ -100,6 +112,9 @@ func (p *Pipeline) Ingest(ctx context.Context, transport string, dev Device, pay
 	if err := p.log.Append(ctx, dev.Tenant, dev.ID, rs); err != nil {
 		p.metrics.Rejected.WithLabelValues(transport, ReasonUnavailable).Inc()
 		return 0, &UnavailableError{Err: fmt.Errorf("append %d readings of device %s: %w", len(rs), dev.ID, err)}
+	}
+	if p.pacer != nil {
+		p.pacer.Pace(ctx, start)
 	}
 	p.metrics.Accepted.WithLabelValues(transport).Add(float64(len(rs)))
 	p.metrics.Latency.WithLabelValues(transport).Observe(p.now().Sub(start).Seconds())

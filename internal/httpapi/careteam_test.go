@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +79,49 @@ func TestCareTeamAPI(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("no %s in the audit trail", want)
 		}
+	}
+}
+
+// TestAuditFilters: the audit trail answers only entries of one action and of targets with a
+// prefix, in sequence order, continuing after ?after=.
+func TestAuditFilters(t *testing.T) {
+	f := newFixture(t)
+	base := "/api/v1/tenants/ta"
+	nurse := f.users["ta-nurse"]
+	for i := range 3 {
+		f.call(t, "ta-nurse", "POST", base+"/care-assignments", map[string]any{"user_id": nurse, "role": "unit", "unit": fmt.Sprintf("w%d", i)}, 201, nil)
+	}
+	type entry struct {
+		Seq            int64
+		Action, Target string
+	}
+	var all struct{ Entries []entry }
+	f.call(t, "ta-admin", "GET", base+"/audit?limit=1000", nil, 200, &all)
+	var want []entry
+	for _, e := range all.Entries {
+		if e.Action == "care.assign" {
+			want = append(want, e)
+		}
+	}
+	if len(want) != 3 || len(all.Entries) <= 3 {
+		t.Fatalf("trail %+v", all.Entries)
+	}
+	var got struct{ Entries []entry }
+	f.call(t, "ta-admin", "GET", base+"/audit?action=care.assign", nil, 200, &got)
+	if fmt.Sprint(got.Entries) != fmt.Sprint(want) {
+		t.Errorf("action filter: %+v, want %+v", got.Entries, want)
+	}
+	f.call(t, "ta-admin", "GET", base+"/audit?action=care.assign&limit=1&after="+fmt.Sprint(want[0].Seq), nil, 200, &got)
+	if len(got.Entries) != 1 || got.Entries[0] != want[1] {
+		t.Errorf("after the first, one: %+v, want %+v", got.Entries, want[1])
+	}
+	f.call(t, "ta-admin", "GET", base+"/audit?target=user:", nil, 200, &got)
+	for _, e := range got.Entries {
+		if !strings.HasPrefix(e.Target, "user:") {
+			t.Errorf("target filter let %+v through", e)
+		}
+	}
+	if len(got.Entries) == 0 {
+		t.Error("target filter matched nothing")
 	}
 }

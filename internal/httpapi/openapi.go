@@ -52,7 +52,7 @@ var summaries = map[string]string{
 	"DELETE /api/v1/tenants/{tenant}/oncall/{id}":              "Remove an on-call shift. Audited.",
 	"GET /api/v1/tenants/{tenant}/alarm-policies":              "The tenant's escalation policies (versioned) and the built-in defaults.",
 	"PUT /api/v1/tenants/{tenant}/alarm-policies":              "Replace the tenant's escalation policies: {version (the one shown), policies}; 409 when somebody saved in between, 400 naming every problem. Audited.",
-	"GET /api/v1/tenants/{tenant}/audit":                       "The tenant's audit trail entries after ?after=SEQ (admin, qa).",
+	"GET /api/v1/tenants/{tenant}/audit":                       "The tenant's audit trail entries after ?after=SEQ (admin, qa), at most ?limit= (≤ 1000), optionally only ?action= (exact) and ?target= (prefix); a filtered request reads at most 50,000 entries and then answers with next (the SEQ to continue after).",
 }
 
 var wildcard = regexp.MustCompile(`\{([a-z]+)\}`)

@@ -104,6 +104,9 @@ test('the users and audit pages work for an admin', async () => {
   await page.locator('tr[data-user="demo-nurse"]').waitFor();
   await shot(page, 'users');
   await page.getByRole('link', { name: 'Audit trail' }).click();
+  await page.locator('table.audit tbody tr').first().waitFor();
+  await page.getByLabel('Action').fill('device.create');
+  await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByText('device.create').first().waitFor();
   await page.getByText('device:browser-test-monitor').first().waitFor();
   await shot(page, 'audit');

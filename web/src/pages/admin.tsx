@@ -245,14 +245,24 @@ interface AuditEntry {
 
 export function AuditPage({ tenant }: { tenant: string }) {
   const [entries, setEntries] = useState<AuditEntry[]>([]);
-  const [more, setMore] = useState(true);
+  const [more, setMore] = useState(false);
+  const [next, setNext] = useState(0);
   const [error, setError] = useState('');
+  const [action, setAction] = useState('');
+  const [target, setTarget] = useState('');
   const page = 100;
   const load = async (after: number, replace: boolean) => {
     try {
-      const r = await api<{ entries: AuditEntry[] }>('GET', tenantPath(tenant, `/audit?after=${after}&limit=${page}`));
+      const q = new URLSearchParams({ after: String(after), limit: String(page) });
+      if (action.trim()) q.set('action', action.trim());
+      if (target.trim()) q.set('target', target.trim());
+      const r = await api<{ entries: AuditEntry[]; next?: number }>('GET', tenantPath(tenant, `/audit?${q}`));
       setEntries((es) => (replace ? r.entries : [...es, ...r.entries]));
-      setMore(r.entries.length === page);
+      // A filtered scan may stop before the end of the trail; it says where to go on.
+      const last = r.entries.length ? r.entries[r.entries.length - 1].seq : after;
+      setNext(r.next ?? last);
+      setMore(r.entries.length === page || r.next !== undefined);
+      setError('');
     } catch (e: any) {
       setError(e.message);
     }
@@ -264,6 +274,22 @@ export function AuditPage({ tenant }: { tenant: string }) {
     <>
       <h1>Audit trail</h1>
       <Msg error={error} />
+      <form
+        class="card filters"
+        style={{ display: 'flex', gap: '1rem', alignItems: 'flex-end', flexWrap: 'wrap' }}
+        onSubmit={(e) => {
+          e.preventDefault();
+          load(0, true);
+        }}
+      >
+        <label>
+          Action <input name="action" value={action} placeholder="e.g. device.create" onInput={(e) => setAction(e.currentTarget.value)} />
+        </label>
+        <label>
+          Target starts with <input name="target" value={target} placeholder="e.g. device:" onInput={(e) => setTarget(e.currentTarget.value)} />
+        </label>
+        <button type="submit">Filter</button>
+      </form>
       <section class="card">
         <table class="audit">
           <thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Change</th></tr></thead>
@@ -280,8 +306,9 @@ export function AuditPage({ tenant }: { tenant: string }) {
             ))}
           </tbody>
         </table>
-        {more && entries.length > 0 && (
-          <button type="button" onClick={() => load(entries[entries.length - 1].seq, false)}>Load more</button>
+        {entries.length === 0 && !more && <p class="muted">No entries.</p>}
+        {more && (
+          <button type="button" onClick={() => load(next, false)}>Load more</button>
         )}
       </section>
     </>

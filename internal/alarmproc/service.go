@@ -334,12 +334,24 @@ func (s *Service) logNow(now time.Time) time.Time {
 	return now
 }
 
+// applyWait is how long Apply waits for the engine to start here.
+const applyWait = 5 * time.Second
+
 // Apply hands alarm conditions from another processor (clinical, cold chain) to the engine and
 // returns once what they caused is committed. Conditions are idempotent by their key and onset,
 // so a processor that replays its log after a restart may apply them again.
 func (s *Service) Apply(ctx context.Context, cs []alarm.Condition) error {
-	if !s.leading.Load() {
-		return fmt.Errorf("apply %d alarm conditions: %w", len(cs), ErrStandby)
+	// Processors that feed the engine run under the same lease and may start a moment
+	// before it: give Run a few seconds.
+	for wait := time.Duration(0); !s.leading.Load(); wait += 10 * time.Millisecond {
+		if wait >= applyWait {
+			return fmt.Errorf("apply %d alarm conditions: %w", len(cs), ErrStandby)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	if err := s.eng.Load().Apply(ctx, cs); err != nil {
 		return fmt.Errorf("apply %d alarm conditions: %w", len(cs), err)

@@ -88,7 +88,7 @@ func TestBenchAlarmLatency(t *testing.T) {
 		loadDone <- publishLoad(t, mqttAddr, ids, func(id string) string { return "vigil/v1/" + id + "/senml" },
 			func(id string) string { return secrets[id] }, dur)
 	}()
-	time.Sleep(3 * time.Second) // the load is connected and running
+	time.Sleep(3 * time.Second)      // the load is connected and running
 	posted := map[string]time.Time{} // 202 received
 	sentAt := map[string]time.Time{} // request sent
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -134,7 +134,9 @@ func TestBenchAlarmLatency(t *testing.T) {
 	}
 	slices.Sort(lat)
 	slices.Sort(fromSend)
-	pct := func(l []time.Duration, q float64) time.Duration { return l[int(q*float64(len(l)-1))].Round(time.Millisecond) }
+	pct := func(l []time.Duration, q float64) time.Duration {
+		return l[int(q*float64(len(l)-1))].Round(time.Millisecond)
+	}
 	t.Logf("load: %d MQTT devices, %.0f readings/s PUBACKed during the probes", loadConns, float64(l.packs*10)/l.elapsed.Seconds())
 	// Acknowledgements are paced while alarm evaluation lags (alarmproc.PaceBound), so an alarm
 	// can reach the stream before its 202: the figure that counts is from the request's send.

@@ -69,7 +69,8 @@ func newAlarms(ctx context.Context, cfg Config, st store.Store, lg *stream.Log, 
 // processors' lease (stream.RunLeased): on one node, at once; scaled out, on one node at a
 // time, the others standing by (their API forwards alarm commands over the bus). holder names
 // this node: host and data directory, stable across restarts.
-func runAlarms(ctx context.Context, lg *stream.Log, holder string, svc *alarmproc.Service, d *notify.Deliverer, leader prometheus.Gauge) error {
+// Other processors that feed the engine (also) run with it, under the same lease.
+func runAlarms(ctx context.Context, lg *stream.Log, holder string, svc *alarmproc.Service, d *notify.Deliverer, leader prometheus.Gauge, also ...func(context.Context) error) error {
 	if svc == nil {
 		return nil
 	}
@@ -83,6 +84,9 @@ func runAlarms(ctx context.Context, lg *stream.Log, holder string, svc *alarmpro
 			return nil
 		})
 		g.Go(func() error { return d.Run(gctx) })
+		for _, run := range also {
+			g.Go(func() error { return run(gctx) })
+		}
 		return g.Wait()
 	}, func(held bool) {
 		if held {

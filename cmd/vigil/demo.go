@@ -69,6 +69,12 @@ func runDemo(ctx context.Context, cfg Config, st store.Store, trail auditor, bas
 		fmt.Fprintf(stdout, "demo: log in as %s (%s) with password %s\n", u.name, u.role, pw)
 	}
 	fleet := sim.NewFleet(sim.Config{Seed: cfg.DemoSeed, Start: now, MonitorPeriod: cfg.DemoInterval})
+	if err := seedClinical(ctx, st, fleet, now, rec, stdout); err != nil {
+		return err
+	}
+	if err := seedColdChain(ctx, st, trail, stdout); err != nil {
+		return err
+	}
 	for _, d := range fleet.Devices {
 		secret, hash := auth.NewSecret("vgd_")
 		d.Secret = secret

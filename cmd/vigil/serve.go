@@ -91,12 +91,20 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if broker != nil {
 		alarmMQTT = broker
 	}
-	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, alarmMQTT, reg, log, nil)
+	clin, err := newClinical(ctx, st, lg, log)
+	if err != nil {
+		return err
+	}
+	alarms, outbox, err := newAlarms(ctx, cfg, st, lg, alarmMQTT, reg, log, clin.Attributor())
 	if err != nil {
 		return err
 	}
 	if alarms != nil {
 		pipe.PaceBy(alarms) // acknowledgements wait while alarm evaluation lags (alarmproc.PaceBound)
+	}
+	cold, err := newColdChain(ctx, cfg, st, lg, alarms, trail, authn.Options(), reg, log)
+	if err != nil {
+		return err
 	}
 	api := httpapi.New(httpapi.Config{
 		Alarms: alarmsAPI(alarms),
@@ -119,6 +127,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Live:          lg,
 		Registerer:    reg,
 		Console:       web.Handler(),
+		Clinical:      clinicalAPI(clin, alarms),
+		ColdChain:     coldChainAPI(cold),
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -166,7 +176,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g.Go(func() error { return runAlarms(gctx, lg, leaseHolder(cfg.DataDir), alarms, outbox, leader) })
+	g.Go(func() error {
+		return runAlarms(gctx, lg, leaseHolder(cfg.DataDir), alarms, outbox, leader, clinicalRun(clin))
+	})
+	g.Go(func() error { return cold.Run(gctx) })
 	if broker != nil {
 		g.Go(func() error { return broker.Run(gctx) })
 	}

@@ -44,6 +44,26 @@ const (
 	ImplausibleVal Code = "IMPLAUSIBLE_VALUE"
 )
 
+// Cold-chain codes (shared/specs/cold-chain.md 3.4, 3.6, 3.7, 4.5, 6). They are technical (an
+// operator, as biomed, may acknowledge them); the processor sets each condition's priority from
+// the risk of the products concerned, and the catalogue priority is the default.
+const (
+	ExcursionHigh      Code = "EXCURSION_HIGH"      // excursion-delay rule fired, above the upper limit
+	ExcursionLow       Code = "EXCURSION_LOW"       // … below the lower limit
+	ExcursionPredicted Code = "EXCURSION_PREDICTED" // forecast crossing within the warning horizon (spec 6)
+	DoorOpen           Code = "DOOR_OPEN"           // door left open beyond the door tolerance
+	BudgetWarning      Code = "BUDGET_WARNING"      // a stability budget passed a warning fraction
+	BudgetExhausted    Code = "BUDGET_EXHAUSTED"    // a budget is used up, a deadline or single period passed: lot quarantined
+	OutsideAllowance   Code = "OUTSIDE_ALLOWANCE"   // outside every allowance or an irreversible event: lot quarantined
+	ColdDataGap        Code = "DATA_GAP"            // time with no reading from a cold-chain sensor
+	GeofenceArrival    Code = "GEOFENCE_ARRIVAL"    // a shipment arrived at a site
+	GeofenceDeparture  Code = "GEOFENCE_DEPARTURE"  // a shipment left a site
+)
+
+// NEWS2ObsOverdue: an observation set is overdue (shared/specs/news2.md §5.2), raised by the
+// clinical processor.
+const NEWS2ObsOverdue Code = "NEWS2_OBS_OVERDUE"
+
 // CodeInfo is the catalogue entry of a code: its dedup group, kind, default priority and
 // whether it latches (spec §4.3, §8, §9, §11).
 type CodeInfo struct {
@@ -91,6 +111,19 @@ var catalogue = map[Code]CodeInfo{
 	NEWS2RedScore:  {"NEWS2", Advisory, Medium, true},
 	NEWS2Medium:    {"NEWS2", Advisory, Medium, true},
 	NEWS2High:      {"NEWS2", Advisory, High, true},
+
+	NEWS2ObsOverdue: {"NEWS2_OBS_OVERDUE", Advisory, Low, false},
+
+	ExcursionHigh:      {"EXCURSION_HIGH", Technical, High, true},
+	ExcursionLow:       {"EXCURSION_LOW", Technical, High, true},
+	ExcursionPredicted: {"EXCURSION_PREDICTED", Technical, Medium, false},
+	DoorOpen:           {"DOOR_OPEN", Technical, Medium, false},
+	BudgetWarning:      {"BUDGET", Technical, Low, false},
+	BudgetExhausted:    {"BUDGET", Technical, High, true},
+	OutsideAllowance:   {"OUTSIDE_ALLOWANCE", Technical, High, true},
+	ColdDataGap:        {"DATA_GAP", Technical, Low, false},
+	GeofenceArrival:    {"GEOFENCE", Technical, Low, false},
+	GeofenceDeparture:  {"GEOFENCE", Technical, Low, false},
 }
 
 // Info returns the catalogue entry of c. An unknown code is its own group, physiological,

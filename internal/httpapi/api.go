@@ -45,6 +45,7 @@ type Route struct {
 	Access  Access
 	Perm    auth.Permission // for Provider and Tenant access
 	handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
+	Summary string // OpenAPI summary (routes not in the summaries map)
 }
 
 // Recorder appends to the audit trail.
@@ -83,6 +84,10 @@ type Config struct {
 	Care store.CareStore
 	// Console serves the web console at / (every path that is not the API's); nil: 404.
 	Console http.Handler
+	// Clinical serves patient monitoring (docs/clinical.md); nil: those routes answer 503.
+	Clinical Clinical
+	// ColdChain serves the cold chain (docs/coldchain.md); nil: those routes answer 503.
+	ColdChain ColdChain
 }
 
 // API is the HTTP API.
@@ -114,6 +119,8 @@ func New(cfg Config) *API {
 		a.liveStreams = g
 	}
 	a.routes = a.table()
+	a.routes = append(a.routes, a.clinicalRoutes()...)
+	a.routes = append(a.routes, a.coldChainRoutes()...)
 	return a
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vigil-iomt/vigil/internal/audit"
 	"github.com/vigil-iomt/vigil/internal/auth"
+	"github.com/vigil-iomt/vigil/internal/clinical"
 	"github.com/vigil-iomt/vigil/internal/httpapi"
 	"github.com/vigil-iomt/vigil/internal/ingest"
 	"github.com/vigil-iomt/vigil/internal/reading"
@@ -107,11 +108,13 @@ func newFixture(t *testing.T) *fixture {
 	}
 	rl := &recordingLog{}
 	api := httpapi.New(httpapi.Config{
-		Store: st, Auth: authn, Audit: trail, Log: log,
+		Store: st, Auth: authn, Audit: trail, Log: log, Clinical: clinical.New(clinical.Config{Store: st}),
 		Verify: func(ctx context.Context) (any, error) { return audit.Verify(ctx, st) },
 		Ingest: ingest.NewPipeline(rl, time.Now, ingest.NewMetrics(prometheus.NewRegistry())),
 		Live:   rl,
 		Care:   st,
+
+		ColdChain: newColdChain(t, st, trail),
 	})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
@@ -192,6 +195,8 @@ func (f *fixture) fill(pattern, tenant string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
 	r := strings.NewReplacer("{tenant}", tenant, "{user}", f.users[tenant+"-viewer"],
 		"{device}", tenant+"-dev", "{subject}", tenant+"-subj")
+	path = coldChainIDs(tenant).Replace(path)
+	path = clinicalIDs(tenant).Replace(path)
 	return method, r.Replace(path) + "?metric=hr"
 }
 
@@ -224,9 +229,10 @@ func TestTenantIsolation(t *testing.T) {
 			if code, b := f.do(t, "", method, path, map[string]string{}, "ta-dev", f.devices["ta-dev"]); code != 403 && code != 404 {
 				t.Errorf("%s %s as device ta-dev: %d %s, want 403 or 404", method, path, code, b)
 			}
-			if code, b := f.do(t, "tb-admin", method, path, map[string]string{}); code == 403 || code == 401 {
-				// tb-admin may lack the permission (none does today); then the test is blind to this route.
-				t.Errorf("%s %s as tenant B's admin: %d %s; the route refuses its own tenant", method, path, code, b)
+			owner := tenantOwner("tb", rt.Perm)
+			if code, b := f.do(t, owner, method, path, map[string]string{}); code == 403 || code == 401 {
+				// The owner may lack the permission; then the test is blind to this route.
+				t.Errorf("%s %s as tenant B's %s: %d %s; the route refuses its own tenant", method, path, owner, code, b)
 			}
 			checked++
 		case httpapi.Provider:
@@ -471,4 +477,29 @@ func TestLiveStreamIsolation(t *testing.T) {
 	if code, _ := f.openStream(t, "ta-nurse", "", "x"); code != 400 {
 		t.Errorf("Last-Event-ID x: %d, want 400", code)
 	}
+}
+
+// coldChainIDs fills the cold-chain wildcards with ids of tenant's records (they need not exist:
+// tenant A is refused before any lookup, and tenant B's owner gets 404 rather than 403).
+func coldChainIDs(tenant string) *strings.Replacer {
+	return strings.NewReplacer("{site}", tenant+"-site", "{unit}", tenant+"-unit", "{product}", tenant+"-product",
+		"{lot}", tenant+"-lot", "{shipment}", tenant+"-shipment", "{study}", tenant+"-study", "{excursion}", tenant+"-exc")
+}
+
+// tenantOwner is the user of tenant whose role holds perm, the admin first (QA alone signs
+// releases; nurses and clinicians alone record observations).
+func tenantOwner(tenant string, perm auth.Permission) string {
+	for _, r := range []store.Role{store.Admin, store.QA, store.Operator, store.Clinician, store.Nurse, store.Viewer} {
+		if auth.Allowed(auth.Principal{UserID: "probe", Tenant: tenant, Role: r}, tenant, perm) {
+			return tenant + "-" + string(r)
+		}
+	}
+	return tenant + "-admin"
+}
+
+// clinicalIDs fills the patient-monitoring wildcards with ids of tenant's records (they need
+// not exist: tenant A is refused before any lookup, tenant B's owner gets 404).
+func clinicalIDs(tenant string) *strings.Replacer {
+	return strings.NewReplacer("{ward}", tenant+"-ward", "{patient}", tenant+"-patient", "{assignment}", tenant+"-asg",
+		"{programme}", tenant+"-prog", "{enrolment}", tenant+"-enr")
 }

@@ -61,7 +61,11 @@ func (a *API) openapi(w http.ResponseWriter, r *http.Request, _ auth.Principal) 
 	paths := map[string]map[string]any{}
 	for _, rt := range a.routes {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
-		op := map[string]any{"summary": summaries[rt.Pattern]}
+		summary := summaries[rt.Pattern]
+		if summary == "" {
+			summary = rt.Summary
+		}
+		op := map[string]any{"summary": summary}
 		var params []map[string]any
 		for _, m := range wildcard.FindAllStringSubmatch(path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]string{"type": "string"}})

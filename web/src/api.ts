@@ -19,7 +19,8 @@ export interface Session {
 }
 
 export class APIError extends Error {
-  constructor(public status: number, message: string) {
+  // body is the error response's JSON (e.g. {"error", "field", "needs_confirmation"}), if any.
+  constructor(public status: number, message: string, public body?: any) {
     super(message);
   }
 }
@@ -54,8 +55,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     /* not JSON */
   }
   if (!resp.ok) {
-    if (resp.status === 401 && path !== '/api/v1/login') onUnauthorized();
-    throw new APIError(resp.status, data?.error ?? `HTTP ${resp.status}`);
+    // A wrong password when signing (docs/coldchain.md) is a 401 that keeps the session.
+    if (resp.status === 401 && path !== '/api/v1/login' && data?.code !== 'wrong_password') onUnauthorized();
+    throw new APIError(resp.status, data?.error ?? `HTTP ${resp.status}`, data);
   }
   return data as T;
 }

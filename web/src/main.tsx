@@ -10,6 +10,9 @@ import { AuditPage, DevicesPage, SettingsPage, UsersPage } from './pages/admin';
 import { AlarmsPage } from './pages/alarms';
 import { AlarmBanner, AlarmCount, SoundToggle } from './banner';
 import { canAlarms } from './alarms';
+import { canPatients } from './clinical';
+import { ClinicalRoutes, isClinicalPath } from './pages/clinicalroutes';
+import { ColdChainRoutes, coldChainNav, isColdChainPath } from './pages/ccroutes';
 import './style.css';
 
 function App() {
@@ -76,6 +79,9 @@ function App() {
   const nav = [
     { href: '/', label: 'Overview', show: true },
     { href: '/alarms', label: 'Alarms', show: canAlarms.read(role) },
+    { href: '/station', label: 'Central station', show: canPatients.read(role) },
+    { href: '/rpm', label: 'RPM', show: canPatients.read(role) },
+    ...coldChainNav(role),
     { href: '/admin/users', label: 'Users', show: can.manageUsers(role) },
     { href: '/admin/devices', label: 'Devices', show: true },
     { href: '/admin/settings', label: 'Settings', show: can.manageSettings(role) },
@@ -86,6 +92,8 @@ function App() {
   if (!tenant) page = <p class="loading">{role === 'provider-admin' && tenants.length === 0 ? 'No tenants yet.' : 'Loading…'}</p>;
   else if (path === '/' || path === '/login') page = <Overview tenant={tenant} />;
   else if (path === '/alarms') page = canAlarms.read(role) ? <AlarmsPage tenant={tenant} role={role} /> : <NoAccess />;
+  else if (isClinicalPath(path)) page = <ClinicalRoutes tenant={tenant} role={role} path={path} />;
+  else if (isColdChainPath(path)) page = <ColdChainRoutes key={path} tenant={tenant} session={session} path={path} />;
   else if (path.startsWith('/subjects/')) page = <SubjectPage tenant={tenant} subject={decodeURIComponent(path.slice(10))} />;
   else if (path === '/admin/users') page = can.manageUsers(role) ? <UsersPage tenant={tenant} session={session} /> : <NoAccess />;
   else if (path === '/admin/devices') page = <DevicesPage tenant={tenant} canManage={can.manageDevices(role)} />;

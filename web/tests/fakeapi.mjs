@@ -18,7 +18,9 @@ const roles = { nurse: 'nurse', qa: 'qa', viewer: 'viewer', admin: 'admin' };
 const mayAct = (r) => ['nurse', 'clinician', 'operator'].includes(r);
 const mayManage = (r) => r === 'admin';
 
-export async function startFake() {
+// startFake({routes}): routes(req, res, {url, path, json, sess, send}) may answer further API
+// routes (it returns true when it did); emit(event, data) writes an event to every open stream.
+export async function startFake({ routes } = {}) {
   const sessions = new Map(); // cookie token → {user, csrf}
   const alarms = new Map();
   const streams = new Map(); // response → role
@@ -128,11 +130,15 @@ export async function startFake() {
       broadcast(view(a));
       return send(res, 200, view(a));
     }
+    if (routes && (await routes(req, res, { url, path: p, json, sess, send }))) return;
     return send(res, 404, { error: 'not found' });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
+    emit(event, data) {
+      for (const [s, role] of streams) if (role !== 'qa' || event !== 'alarm') s.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
     // raise adds an active alarm and pushes it to every open stream.
     raise(fields) {
       const id = `al_${++seq}`;

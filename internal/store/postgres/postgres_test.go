@@ -91,8 +91,16 @@ func TestCareTeamConformance(t *testing.T) {
 	storetest.RunCareTeam(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
 }
 
+func TestClinicalConformance(t *testing.T) {
+	storetest.RunClinical(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
+}
+
 func TestAlarmConformance(t *testing.T) {
 	storetest.RunAlarms(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
+}
+
+func TestColdChainConformance(t *testing.T) {
+	storetest.RunColdChain(t, func(t *testing.T) store.Store { return openURL(t, testSchema(t)) })
 }
 
 // TestAuditAcrossStores appends through two pools on one schema, as two processes would.

@@ -35,10 +35,20 @@ func TestCareTeamConformance(t *testing.T) {
 	storetest.RunCareTeam(t, func(t *testing.T) store.Store { return openFile(t, ":memory:") })
 }
 
+func TestClinicalConformance(t *testing.T) {
+	storetest.RunClinical(t, func(t *testing.T) store.Store {
+		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
+	})
+}
+
 func TestAlarmConformance(t *testing.T) {
 	storetest.RunAlarms(t, func(t *testing.T) store.Store {
 		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
 	})
+}
+
+func TestColdChainConformance(t *testing.T) {
+	storetest.RunColdChain(t, func(t *testing.T) store.Store { return openFile(t, ":memory:") })
 }
 
 // TestAuditAcrossStores appends through two Stores on one file, as two processes would.

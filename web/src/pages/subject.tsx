@@ -16,7 +16,7 @@ const maxRaw = 2000; // raw points when the range holds fewer than this, else bu
 const targetBuckets = 600;
 
 // A range is either live (the last `span` ms, following now) or fixed.
-interface Range {
+export interface Range {
   from: number;
   to: number;
   live: boolean;
@@ -113,8 +113,7 @@ function median(a: number[]): number {
   return s[s.length >> 1];
 }
 
-async function load(tenant: string, subject: string, metric: string, from: number, to: number): Promise<Series> {
-  const base = tenantPath(tenant, `/subjects/${encodeURIComponent(subject)}/readings`);
+async function load(base: string, metric: string, from: number, to: number): Promise<Series> {
   const q = `metric=${encodeURIComponent(metric)}&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
   const step = Math.max(1, Math.ceil((to - from) / 1000 / targetBuckets));
   const b = await api<{ buckets: { t: string; mean: number; count: number }[] }>('GET', `${base}?${q}&step=${step}s`);
@@ -134,8 +133,16 @@ async function load(tenant: string, subject: string, metric: string, from: numbe
   return { xs: gx, ys: gy, raw: false, step };
 }
 
-function Chart(props: { tenant: string; subject: string; metric: string; unit: string; range: Range; onZoom: (from: number, to: number) => void }) {
+// Chart is one metric's trend. By default it shows a subject's readings; the patient page
+// passes its own readings route (`base`) and which stream readings belong to the chart (`match`).
+export function Chart(props: {
+  tenant: string; subject: string; metric: string; unit: string; range: Range; onZoom: (from: number, to: number) => void;
+  base?: string; match?: (r: LiveReading) => boolean;
+}) {
   const { tenant, subject, metric, unit, range } = props;
+  const base = props.base ?? tenantPath(tenant, `/subjects/${encodeURIComponent(subject)}/readings`);
+  const match = useRef(props.match);
+  match.current = props.match;
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const data = useRef<Series>({ xs: [], ys: [], raw: true, step: 1 });
@@ -166,7 +173,7 @@ function Chart(props: { tenant: string; subject: string; metric: string; unit: s
       legend: { show: false },
       scales: { x: { time: true } },
       axes: [
-        { stroke: '#3d4852', grid: { stroke: '#e3e8ee' } },
+        { stroke: '#3d4852', grid: { stroke: '#e3e8ee' }, space: 70 },
         { stroke: '#3d4852', grid: { stroke: '#e3e8ee' }, size: 50 },
       ],
       series: [{}, { label: m.label, stroke: '#0b5cad', width: 1.5, spanGaps: false, points: { show: false } }],
@@ -198,7 +205,7 @@ function Chart(props: { tenant: string; subject: string; metric: string; unit: s
   useEffect(() => {
     let stale = false;
     setInfo((i) => ({ ...i, loading: true, error: '' }));
-    load(tenant, subject, metric, range.from, range.to)
+    load(base, metric, range.from, range.to)
       .then((s) => {
         if (stale) return;
         data.current = s;
@@ -210,7 +217,7 @@ function Chart(props: { tenant: string; subject: string; metric: string; unit: s
     return () => {
       stale = true;
     };
-  }, [tenant, subject, metric, range.from, range.to, range.live]);
+  }, [base, metric, range.from, range.to, range.live]);
 
   // Live append: new readings of this subject and metric join the chart (live ranges only).
   useEffect(() => {
@@ -221,7 +228,7 @@ function Chart(props: { tenant: string; subject: string; metric: string; unit: s
     const off = live.onReadings((rs: LiveReading[]) => {
       const s = data.current;
       for (const r of rs) {
-        if (r.subject !== subject || r.metric !== metric || r.value == null) continue;
+        if (r.metric !== metric || r.value == null || !(match.current ? match.current(r) : r.subject === subject)) continue;
         const x = r.time / 1000;
         const last = s.xs[s.xs.length - 1];
         if (last !== undefined && x <= last) continue;

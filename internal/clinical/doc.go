@@ -1,0 +1,21 @@
+// Package clinical is Vigil's patient monitoring: patients, wards, beds and encounters, device
+// assignment and attribution, the clinical processor that turns attributed readings and manual
+// observations into NEWS2 observation sets and personal baselines, the views the console reads
+// (central station, patient page, RPM roster) and the data of the monthly RPM report. The API
+// contract is docs/clinical.md.
+//
+// Attribution (Attributor) answers "whose reading is this?" from device assignments with start
+// and end times: a reading belongs to the patient its device was assigned to at its measured
+// time. Queries resolve it over the stored readings of each assigned device, so late readings
+// and assignments created afterwards are right by construction.
+//
+// The processor (Service.Run) is a durable log consumer named "clinical". It is deterministic:
+// NEWS2 sets are evaluated at readings' measured times (never the wall clock) at most once per
+// patient and minute, and their ids are hashes of tenant, patient and that minute (or of the
+// manual observation), so a replay stores nothing twice. Only overdue reminders read the clock.
+//
+// A Service is safe for concurrent use: the consumer, the overdue ticker and API calls that
+// enter observations share the patients' state under one mutex (Service.mu). The Attributor
+// has its own lock and is never called with Service.mu held by its own methods; lock order:
+// Service.mu before Attributor.mu.
+package clinical

@@ -1,0 +1,583 @@
+package clinical
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigil-iomt/vigil/internal/alarm"
+	"github.com/vigil-iomt/vigil/internal/clinical/baseline"
+	"github.com/vigil-iomt/vigil/internal/news2"
+	"github.com/vigil-iomt/vigil/internal/reading"
+	"github.com/vigil-iomt/vigil/internal/store"
+)
+
+// Consumer is the name of the clinical processor's durable log consumer.
+const Consumer = "clinical"
+
+// Assignment kinds.
+const (
+	KindBedside = "bedside" // a ward device (monitor): continuous monitoring
+	KindRPM     = "rpm"     // a home kit device of an RPM enrolment
+)
+
+// CodeObsOverdue is the reminder of news2.md §5.2 (also alarm.NEWS2ObsOverdue).
+const CodeObsOverdue = alarm.NEWS2ObsOverdue
+
+// Log feeds the processor: *stream.Log implements it.
+type Log interface {
+	RunConsumer(ctx context.Context, name string, fn func(ctx context.Context, seq uint64, rs []reading.Reading) error) error
+}
+
+// Alarms takes the alarm conditions the processor raises: *alarmproc.Service implements it.
+type Alarms interface {
+	Apply(ctx context.Context, cs []alarm.Condition) error
+}
+
+// Store is what the clinical service needs of the query store.
+type Store interface {
+	store.ClinicalStore
+	AssignmentSource
+	Device(ctx context.Context, tenant, id string) (store.Device, error)
+	Devices(ctx context.Context, tenant string) ([]store.Device, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store      Store
+	Log        Log    // nil: no processor (API only)
+	Alarms     Alarms // nil: conditions are dropped
+	Attributor *Attributor
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// RefreshEvery reloads the Attributor from the store (default 10 s), for assignments
+	// changed by other servers.
+	RefreshEvery time.Duration
+	// TickEvery is the period of the overdue check (default 30 s).
+	TickEvery time.Duration
+	// PollEvery is how often the processor looks for manual observations entered through
+	// another node's API (default 2 s).
+	PollEvery time.Duration
+}
+
+// Service is the clinical service: the processor and the operations the API calls.
+type Service struct {
+	cfg  Config
+	st   Store
+	attr *Attributor
+	log  *slog.Logger
+	now  func() time.Time
+
+	leading atomic.Bool // Run is running: this node processes the log
+
+	mu       sync.Mutex               // guards patients, seen and the state inside each
+	patients map[string]*patientState // tenant + "/" + patient
+	seen     map[string]time.Time     // manual observations processed → their time (pollManual)
+	polled   bool                     // pollManual has run once
+	started  time.Time                // when Run started processing
+}
+
+// New returns the Service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RefreshEvery <= 0 {
+		cfg.RefreshEvery = 10 * time.Second
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = 30 * time.Second
+	}
+	if cfg.PollEvery <= 0 {
+		cfg.PollEvery = 2 * time.Second
+	}
+	if cfg.Attributor == nil {
+		cfg.Attributor = NewAttributor(cfg.Store)
+	}
+	return &Service{cfg: cfg, st: cfg.Store, attr: cfg.Attributor, log: cfg.Logger, now: cfg.Now, patients: map[string]*patientState{},
+		seen: map[string]time.Time{}}
+}
+
+// Attributor returns the service's attributor (for the alarm processor).
+func (s *Service) Attributor() *Attributor { return s.attr }
+
+// Run refreshes the attributor, then runs the log consumer, the overdue ticker and the
+// periodic refresh until ctx ends or one fails.
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.attr.Refresh(ctx); err != nil {
+		return fmt.Errorf("clinical: %w", err)
+	}
+	s.leading.Store(true)
+	defer s.leading.Store(false)
+	// State loaded while not leading (API reads) may be stale: start afresh.
+	s.mu.Lock()
+	s.patients, s.seen, s.polled, s.started = map[string]*patientState{}, map[string]time.Time{}, false, s.now()
+	s.mu.Unlock()
+	g, gctx := errgroup.WithContext(ctx)
+	if s.cfg.Log != nil {
+		g.Go(func() error { return s.cfg.Log.RunConsumer(gctx, Consumer, s.Consume) })
+	}
+	g.Go(func() error {
+		tick := time.NewTicker(s.cfg.TickEvery)
+		defer tick.Stop()
+		refresh := time.NewTicker(s.cfg.RefreshEvery)
+		defer refresh.Stop()
+		poll := time.NewTicker(s.cfg.PollEvery)
+		defer poll.Stop()
+		if err := s.pollManual(gctx); err != nil {
+			return fmt.Errorf("clinical: manual observations: %w", err)
+		}
+		for {
+			select {
+			case <-gctx.Done():
+				return gctx.Err()
+			case <-refresh.C:
+				if err := s.attr.Refresh(gctx); err != nil {
+					s.log.Warn("clinical: attributor refresh failed; keeping the previous assignments", "err", err)
+				}
+			case <-poll.C:
+				if err := s.pollManual(gctx); err != nil && gctx.Err() == nil {
+					s.log.Warn("clinical: manual observation poll failed", "err", err)
+				}
+			case now := <-tick.C:
+				// A failed check is retried at the next tick; it must not stop the processor.
+				if err := s.CheckOverdue(gctx, now); err != nil && gctx.Err() == nil {
+					s.log.Warn("clinical: overdue check failed", "err", err)
+				}
+			}
+		}
+	})
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// hashID is a deterministic record id: 16 bytes of SHA-256 over the parts, in hex.
+func hashID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// patientState is the processor's view of one patient. Guarded by Service.mu.
+type patientState struct {
+	tenant, id string
+	scale      news2.Scale
+	loc        *time.Location
+	dob        time.Time // zero when unknown
+	pregnant   news2.Tri // No for male patients, else Unknown (not recorded yet)
+	asm        news2.Assembler
+	lastMinute int64     // minute (Unix) of the last device evaluation
+	newest     time.Time // newest measured time of a NEWS2 reading fed
+	last       *SetDoc   // last stored set
+	complete   *SetDoc   // last stored complete set
+	onset      time.Time
+	overdue    bool // NEWS2_OBS_OVERDUE raised
+	monitors   map[baseline.Param]*baseline.Monitor
+}
+
+func (ps *patientState) key() string { return ps.tenant + "/" + ps.id }
+
+// patient returns the state of a patient, loading it from the store on first use: the
+// patient's scale and zone, the last stored and last complete sets, manual observations of the
+// last 4 h and the daily values that rebuild its baselines. Called with s.mu held.
+func (s *Service) patient(ctx context.Context, tenant, id string) (*patientState, error) {
+	if ps := s.patients[tenant+"/"+id]; ps != nil {
+		return ps, nil
+	}
+	ps := &patientState{tenant: tenant, id: id, scale: news2.Scale1, loc: time.UTC, monitors: map[baseline.Param]*baseline.Monitor{}}
+	p, err := s.st.Patient(ctx, tenant, id)
+	switch {
+	case err == nil:
+		ps.applyPatient(p)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	for _, q := range []store.RecordQuery{
+		{Tenant: tenant, Kind: store.RecNEWS2Set, Owner: id, Desc: true, Limit: 1},
+		{Tenant: tenant, Kind: store.RecNEWS2Set, Owner: id, Tag: tagComplete, Desc: true, Limit: 1},
+	} {
+		rs, err := s.st.Records(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) == 1 {
+			var d SetDoc
+			if err := json.Unmarshal(rs[0].JSON, &d); err != nil {
+				return nil, fmt.Errorf("set %s: %w", rs[0].ID, err)
+			}
+			if q.Tag == "" {
+				ps.last = &d
+				ps.lastMinute = d.EvaluatedAt.Unix() / 60
+			} else {
+				ps.complete = &d
+			}
+		}
+	}
+	now := s.now()
+	obs, err := s.st.Records(ctx, store.RecordQuery{Tenant: tenant, Kind: store.RecManualObs, Owner: id, From: now.Add(-4 * time.Hour)})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range obs {
+		var o Observation
+		if err := json.Unmarshal(r.JSON, &o); err != nil {
+			return nil, fmt.Errorf("manual observation %s: %w", r.ID, err)
+		}
+		o.addTo(&ps.asm)
+	}
+	if err := s.warmSpot(ctx, ps, now); err != nil {
+		return nil, err
+	}
+	if err := s.rebuildBaselines(ctx, ps, now); err != nil {
+		return nil, err
+	}
+	s.patients[ps.key()] = ps
+	return ps, nil
+}
+
+// spotMetrics are the NEWS2 metrics read as spot values, reloaded from the store when a
+// patient's state is loaded (after a restart): a blood pressure taken every 15–60 minutes
+// would otherwise be missing until the next cycle. Continuous streams refill within seconds.
+var spotMetrics = []string{"nibp_sys", "pr_nibp", "temp_body"}
+
+// warmSpot feeds the newest stored spot reading of each spot metric within its staleness
+// window from the patient's assigned devices. Adding it again when the log redelivers it is
+// harmless (a spot value of the same time replaces itself).
+func (s *Service) warmSpot(ctx context.Context, ps *patientState, now time.Time) error {
+	as, err := s.st.Assignments(ctx, store.AssignmentQuery{Tenant: ps.tenant, Patient: ps.id})
+	if err != nil {
+		return err
+	}
+	maxAge := news2.DefaultMaxAge()
+	for _, a := range as {
+		for _, m := range spotMetrics {
+			p, rank, _ := news2.ParamOf(m)
+			from := now.Add(-maxAge[p])
+			if a.From.After(from) {
+				from = a.From
+			}
+			to := now
+			if !a.To.IsZero() && a.To.Before(to) {
+				to = a.To
+			}
+			if !from.Before(to) {
+				continue
+			}
+			pts, err := s.st.DeviceReadings(ctx, store.DeviceReadingQuery{Tenant: ps.tenant, Device: a.Device, Metric: m, From: from, To: to, Desc: true, Limit: 1})
+			if err != nil {
+				return err
+			}
+			for _, pt := range pts {
+				if pt.Kind == reading.Number && pt.Flags&skipFlags == 0 && news2.Plausible(p, pt.Value, false) {
+					ps.asm.Add(p, pt.Value, pt.Measured, sourceOf(p, rank), rank)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (ps *patientState) applyPatient(p store.Patient) {
+	ps.scale = news2.Scale1
+	if p.SpO2Scale == 2 {
+		ps.scale = news2.Scale2
+	}
+	if loc, err := time.LoadLocation(p.TimeZone); err == nil && p.TimeZone != "" {
+		ps.loc = loc
+	}
+	ps.dob, _ = time.Parse(time.DateOnly, p.BirthDate)
+	ps.pregnant = news2.Unknown
+	if p.Sex == "male" {
+		ps.pregnant = news2.No
+	}
+}
+
+// PatientChanged updates the processor's copy of a patient (scale, time zone) after an edit.
+func (s *Service) PatientChanged(p store.Patient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ps := s.patients[p.Tenant+"/"+p.ID]; ps != nil {
+		ps.applyPatient(p)
+	}
+}
+
+// sourceOf is how the processor treats a NEWS2 metric (news2.md §6.1): rr, spo2 and the pulse
+// of an ECG or oximeter as continuous streams (the 5-minute median, or the newest sample when
+// it holds fewer than 3); NIBP and temperature as spot readings.
+func sourceOf(p news2.Param, rank int) news2.Source {
+	switch {
+	case p == news2.RR, p == news2.SpO2, p == news2.Pulse && rank < 2:
+		return news2.Continuous
+	}
+	return news2.Spot
+}
+
+// skipFlags are readings never scored or counted.
+const skipFlags = reading.Implausible | reading.Unmapped | reading.Control
+
+// Consume processes one log message: it attributes each reading, feeds NEWS2 assembly and
+// baselines, evaluates each touched patient once at its newest reading, stores what changed
+// and applies the alarm conditions that causes. It is idempotent (see the package doc).
+func (s *Service) Consume(ctx context.Context, _ uint64, rs []reading.Reading) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var order []*patientState
+	touched := map[*patientState]time.Time{}
+	for i := range rs {
+		r := &rs[i]
+		if r.Kind != reading.Number || r.Flags&skipFlags != 0 {
+			continue
+		}
+		pid, ok := s.attr.PatientAt(r.Tenant, r.Device, r.Measured)
+		if !ok {
+			continue
+		}
+		np, rank, isNEWS := news2.ParamOf(r.Metric)
+		bp, isPBM := baseline.ParamOf(r.Metric)
+		if !isNEWS && !isPBM {
+			continue
+		}
+		ps, err := s.patient(ctx, r.Tenant, pid)
+		if err != nil {
+			return fmt.Errorf("clinical: load patient of device %s: %w", r.Device, err)
+		}
+		if isNEWS && news2.Plausible(np, r.Value, false) {
+			ps.asm.Add(np, r.Value, r.Measured, sourceOf(np, rank), rank)
+			if r.Measured.After(ps.newest) {
+				ps.newest = r.Measured
+			}
+			if t, seen := touched[ps]; !seen || r.Measured.After(t) {
+				if !seen {
+					order = append(order, ps)
+				}
+				touched[ps] = r.Measured
+			}
+		}
+		if isPBM {
+			if err := s.feedBaseline(ctx, ps, bp, r.Measured, r.Value); err != nil {
+				return fmt.Errorf("clinical: baseline: %w", err)
+			}
+		}
+	}
+	var conds []alarm.Condition
+	for _, ps := range order {
+		c, _, err := s.evaluate(ctx, ps, touched[ps], "")
+		if err != nil {
+			return fmt.Errorf("clinical: evaluate: %w", err)
+		}
+		conds = append(conds, c...)
+	}
+	return s.apply(ctx, conds)
+}
+
+func (s *Service) apply(ctx context.Context, conds []alarm.Condition) error {
+	if len(conds) == 0 || s.cfg.Alarms == nil {
+		return nil
+	}
+	if err := s.cfg.Alarms.Apply(ctx, conds); err != nil {
+		return fmt.Errorf("clinical: %w", err)
+	}
+	return nil
+}
+
+// storeEvery is how long a device set may go unstored while nothing scored changes.
+const storeEvery = 15 * time.Minute
+
+// evaluate assembles and scores the patient's set at t. For device readings (manualID "") it
+// runs at most once per minute of t and stores the set when it differs from the last stored
+// one or that is 15 minutes old; for a manual observation it always stores. It returns the
+// alarm conditions of a band change and the stored set (nil when not stored). Called with
+// s.mu held.
+func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, manualID string) ([]alarm.Condition, *SetDoc, error) {
+	source := SourceDevice
+	if manualID == "" {
+		minute := t.Unix() / 60
+		if t.Unix() < 0 {
+			minute = (t.Unix() - 59) / 60
+		}
+		if ps.lastMinute != 0 && minute <= ps.lastMinute {
+			return nil, nil, nil
+		}
+		ps.lastMinute = minute
+	} else {
+		source = SourceManual
+	}
+	el := news2.CheckEligibility(ps.dob, ps.pregnant, t, ps.loc)
+	if !el.Applicable {
+		// news2.md §1.1: no total and no NEWS2 alert; a held condition clears.
+		var conds []alarm.Condition
+		if ps.last != nil && parseBand(ps.last.BandMin) >= news2.LowMedium && !ps.onset.IsZero() {
+			conds = s.bandConditions(ps, news2.Change{Kind: news2.Clear}, t, t, &news2.Result{})
+		}
+		return conds, nil, nil
+	}
+	set, from, setTime := ps.asm.Assemble(t, ps.scale)
+	res, err := news2.Score(set)
+	if err != nil {
+		var ie *news2.InputError
+		param := "?"
+		if errors.As(err, &ie) {
+			param = ie.Param.String()
+		}
+		s.log.Warn("clinical: set not scored", "tenant", ps.tenant, "param", param) // no value: it is a patient's
+		return nil, nil, nil
+	}
+	due := news2.NextDue(&res, setTime, news2.DueOptions{ContinuousAssigned: s.attr.continuous(ps.tenant, ps.id)})
+	doc := newSetDoc(ps.id, t, setTime, source, &res, from, due)
+	doc.EligibilityUnverified = el.Unverified
+	ward := s.attr.WardAt(ps.tenant, ps.id, t)
+	doc.Setting = SettingWard
+	if ward == "" {
+		doc.Setting = SettingCommunity
+	}
+	if manualID == "" {
+		doc.ID = hashID(ps.tenant, ps.id, "device", fmt.Sprint(t.Unix()/60))
+		if ps.last != nil && !doc.differs(ps.last) && t.Sub(ps.last.EvaluatedAt) < storeEvery {
+			return nil, nil, nil
+		}
+	} else {
+		doc.ID = hashID(ps.tenant, ps.id, "manual", manualID)
+		doc.ManualObservation = manualID
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	tag := ""
+	if doc.Complete {
+		tag = tagComplete
+	}
+	if _, err := s.st.PutRecord(ctx, store.ClinicalRecord{Kind: store.RecNEWS2Set, ID: doc.ID, Tenant: ps.tenant, Owner: ps.id,
+		At: t, Tag: tag, JSON: raw}); err != nil {
+		return nil, nil, err
+	}
+	var prev *news2.Result
+	if ps.last != nil {
+		prev = &news2.Result{BandMin: parseBand(ps.last.BandMin), Complete: ps.last.Complete}
+	}
+	var conds []alarm.Condition
+	if doc.Setting == SettingWard {
+		// At home NEWS2 is decision support only (news2.md §1.1): no NEWS2 alerts.
+		conds = s.bandConditions(ps, news2.BandChange(prev, &res), t, setTime, &res)
+	}
+	ps.last = doc
+	if doc.Complete {
+		ps.complete = doc
+	}
+	return conds, doc, nil
+}
+
+var news2Codes = [...]alarm.Code{alarm.NEWS2RedScore, alarm.NEWS2Medium, alarm.NEWS2High}
+
+// bandConditions turns a band change into alarm conditions (alarms.md §7).
+func (s *Service) bandConditions(ps *patientState, ch news2.Change, t, setTime time.Time, res *news2.Result) []alarm.Condition {
+	base := alarm.Condition{Tenant: ps.tenant, Subject: ps.id, Unit: s.attr.WardAt(ps.tenant, ps.id, t), Metric: "news2",
+		Kind: alarm.Advisory, Latching: true, At: t, Value: float64(res.ScoreMin)}
+	switch ch.Kind {
+	case news2.Raise:
+		ps.onset = setTime
+		if ps.onset.IsZero() {
+			ps.onset = t
+		}
+		fallthrough
+	case news2.Escalate, news2.Update:
+		if ps.onset.IsZero() {
+			ps.onset = t
+		}
+		c := base
+		c.Code, c.Priority, c.Status, c.Onset = alarm.Code(ch.Code), alarm.Priority(ch.Priority), alarm.StatusPresent, ps.onset
+		return []alarm.Condition{c}
+	case news2.Clear:
+		out := make([]alarm.Condition, 0, len(news2Codes))
+		for _, code := range news2Codes {
+			c := base
+			info, _ := code.Info()
+			c.Code, c.Priority, c.Status, c.Onset = code, info.Priority, alarm.StatusCleared, ps.onset
+			out = append(out, c)
+		}
+		ps.onset = time.Time{}
+		return out
+	}
+	return nil
+}
+
+// dueOf is when observations are next due for a patient (docs/clinical.md §1.2): after the
+// last complete set, or at admission when there is none.
+func dueOf(ps *patientState, admitted time.Time) news2.Due {
+	if ps.complete != nil && ps.complete.NextDue != nil {
+		iv := ps.complete.NextDue.Sub(ps.complete.SetTime)
+		return news2.Due{At: *ps.complete.NextDue, Interval: iv}
+	}
+	if ps.complete != nil {
+		return news2.Due{} // HIGH with a continuous monitor: nothing is due
+	}
+	return news2.Due{At: admitted}
+}
+
+// CheckOverdue raises NEWS2_OBS_OVERDUE for admitted patients whose observations are overdue
+// at now (news2.md §5.2) and clears it when a complete set has come since.
+func (s *Service) CheckOverdue(ctx context.Context, now time.Time) error {
+	adm := s.attr.admitted()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var conds []alarm.Condition
+	for _, a := range adm {
+		ps, err := s.patient(ctx, a.tenant, a.patient)
+		if err != nil {
+			return err
+		}
+		d := dueOf(ps, a.enc.Admitted)
+		over := news2.Overdue(d, now)
+		if over == ps.overdue {
+			continue
+		}
+		c := alarm.Condition{Tenant: ps.tenant, Subject: ps.id, Unit: a.enc.Ward, Metric: "news2_due", Code: CodeObsOverdue,
+			Kind: alarm.Advisory, Priority: alarm.Low, At: now, Onset: d.At, Status: alarm.StatusPresent}
+		if !over {
+			c.Status = alarm.StatusCleared
+		}
+		ps.overdue = over
+		conds = append(conds, c)
+	}
+	return s.apply(ctx, conds)
+}
+
+// overdueOf reports a patient's next due time and whether it is overdue at now, from the
+// stored sets (so that every node answers alike, not only the one running the processor).
+func (s *Service) overdueOf(ctx context.Context, tenant, patient string, admitted, now time.Time) (*time.Time, bool, error) {
+	last, err := s.latestSet(ctx, tenant, patient, true)
+	if err != nil {
+		return nil, false, err
+	}
+	d := dueOf(&patientState{complete: last}, admitted)
+	if d.At.IsZero() {
+		return nil, false, nil
+	}
+	at := d.At
+	return &at, news2.Overdue(d, now), nil
+}
+
+// SetAlarms sets where alarm conditions go; call it before Run.
+func (s *Service) SetAlarms(a Alarms) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Alarms = a
+}

@@ -177,9 +177,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	g.Go(func() error {
-		return runAlarms(gctx, lg, leaseHolder(cfg.DataDir), alarms, outbox, leader, clinicalRun(clin))
+		return runAlarms(gctx, lg, leaseHolder(cfg.DataDir), alarms, outbox, leader, clinicalRun(clin), cold.Run)
 	})
-	g.Go(func() error { return cold.Run(gctx) })
 	if broker != nil {
 		g.Go(func() error { return broker.Run(gctx) })
 	}

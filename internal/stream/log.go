@@ -48,9 +48,12 @@ type Config struct {
 	// PublishTimeout bounds one publish, retries included (default 10 s).
 	PublishTimeout time.Duration
 	// WriterMaxReadings is the number of readings after which the store writer stops coalescing
-	// messages into one insert (default 5000).
+	// messages into one insert (default 20,000). The writer coalesces only what is already
+	// waiting, so batches grow only when it lags; then a bigger batch writes each series' leaf
+	// page and its latest value once for more readings (with 1,000 devices, 20,000-reading
+	// batches store about twice as fast as 5,000: BenchmarkInsertReadings).
 	WriterMaxReadings int
-	// WriterMaxAckPending is the store writer's consumer MaxAckPending (default 1024 messages).
+	// WriterMaxAckPending is the store writer's consumer MaxAckPending (default 4096 messages).
 	WriterMaxAckPending int
 	// WriterRetryDelay is the delay before a message whose insert failed is redelivered
 	// (default 2 s).
@@ -72,8 +75,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MaxGroupBytes, 1<<20)
 	setDefault(&c.MaxPendingBytes, 16<<20)
 	setDefault(&c.PublishTimeout, 10*time.Second)
-	setDefault(&c.WriterMaxReadings, 5000)
-	setDefault(&c.WriterMaxAckPending, 1024)
+	setDefault(&c.WriterMaxReadings, 20_000)
+	setDefault(&c.WriterMaxAckPending, 4096)
 	setDefault(&c.WriterRetryDelay, 2*time.Second)
 	setDefault(&c.WriterAckWait, 30*time.Second)
 	setDefault(&c.LagInterval, 5*time.Second)

@@ -43,7 +43,7 @@ type track struct {
 type Evaluator struct {
 	limits   *Limits
 	byMetric map[string][]Code // source metric → codes it feeds, in a fixed order
-	tracks   map[string]*track
+	tracks   map[trackKey]*track
 	// DefaultInterval is the expected sample interval assumed before two samples of a source
 	// have been seen (for the DATA_GAP rule). Learned afterwards from the last gap.
 	DefaultInterval time.Duration
@@ -51,7 +51,7 @@ type Evaluator struct {
 
 // NewEvaluator returns an Evaluator using limits (DefaultLimits when nil).
 func NewEvaluator(limits *Limits) *Evaluator {
-	e := &Evaluator{tracks: make(map[string]*track), DefaultInterval: time.Second}
+	e := &Evaluator{tracks: make(map[trackKey]*track), DefaultInterval: time.Second}
 	e.SetLimits(limits)
 	return e
 }
@@ -102,7 +102,7 @@ func (e *Evaluator) Evaluate(s Sample, out []Condition) []Condition {
 	}
 	for _, code := range codes {
 		l, _ := e.limits.Resolve(r.Tenant, s.Unit, r.Subject, code)
-		key := r.Tenant + "/" + r.Subject + "/" + string(code) + "/" + r.Metric
+		key := trackKey{tenant: r.Tenant, subject: r.Subject, code: code, metric: r.Metric}
 		tr := e.tracks[key]
 		if tr == nil {
 			if l.Off {
@@ -118,6 +118,13 @@ func (e *Evaluator) Evaluate(s Sample, out []Condition) []Condition {
 		out = e.step(tr, l, s.Unit, r, t, out)
 	}
 	return out
+}
+
+// trackKey names one threshold track: a struct, not a joined string, so that looking one up
+// for every reading allocates nothing.
+type trackKey struct {
+	tenant, subject, metric string
+	code                    Code
 }
 
 func (e *Evaluator) emit(tr *track, st Status, reason string, at time.Time, l Limit, v float64, id reading.ID, out []Condition) []Condition {

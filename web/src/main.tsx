@@ -80,6 +80,7 @@ function App() {
     { href: '/', label: 'Overview', show: true },
     { href: '/alarms', label: 'Alarms', show: canAlarms.read(role) },
     { href: '/station', label: 'Central station', show: canPatients.read(role) },
+    { href: '/patients', label: 'Patients', show: canPatients.read(role) },
     { href: '/rpm', label: 'RPM', show: canPatients.read(role) },
     ...coldChainNav(role),
     { href: '/admin/users', label: 'Users', show: can.manageUsers(role) },

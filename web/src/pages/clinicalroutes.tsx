@@ -7,7 +7,7 @@ import type { Role } from '../api';
 import { canPatients } from '../clinical';
 import { onLink } from '../router';
 
-export const isClinicalPath = (path: string) => path === '/station' || path === '/rpm' || path.startsWith('/patients/');
+export const isClinicalPath = (path: string) => path === '/station' || path === '/rpm' || path === '/patients' || path.startsWith('/patients/');
 
 export function PatientsNoAccess({ role }: { role: Role }) {
   return (

@@ -62,7 +62,7 @@ export function PatientPage({ tenant, role, id }: { tenant: string; role: Role; 
   return (
     <>
       <p class="crumbs">
-        {enc ? <a href={`/station?ward=${encodeURIComponent(enc.ward)}`} onClick={onLink}>Central station</a> : 'Patients'} › {p.name}
+        <a href="/patients" onClick={onLink}>Patients</a> › {enc && <><a href={`/station?ward=${encodeURIComponent(enc.ward)}`} onClick={onLink}>Central station</a> › </>}{p.name}
       </p>
       <div class="chart-h">
         <h1 data-testid="patient-name">{p.name}</h1>
@@ -536,7 +536,7 @@ function Assignments({ tenant, role, view, onChange }: { tenant: string; role: R
         </table>
       )}
       {manage && (
-        <form class="row-form" onSubmit={(e) => {
+        <form class="row-form" data-testid="assign-form" aria-label="Assign a device (from now)" onSubmit={(e) => {
           e.preventDefault();
           if (!pick.device) return setMsg({ ok: false, text: 'Choose a device.' });
           call(() => api('POST', tenantPath(tenant, '/assignments'), { device: pick.device, patient: view.patient.id, kind: pick.kind }), `${pick.device} assigned.`);
@@ -552,10 +552,13 @@ function Assignments({ tenant, role, view, onChange }: { tenant: string; role: R
               <option value="bedside">Bedside</option><option value="rpm">Home (RPM)</option>
             </select>
           </label>
-          <button type="submit">Assign</button>
+          <button type="submit">Assign<span class="sr-only"> from now</span></button>
+          {free.length === 0 && <span class="muted small">No unassigned devices.</span>}
         </form>
       )}
-      {msg && <p class={msg.ok ? 'ok small' : 'error small'} role={msg.ok ? undefined : 'alert'}>{msg.text}</p>}
+      <div aria-live="polite">
+        {msg && <p class={msg.ok ? 'ok small' : 'error small'} role={msg.ok ? undefined : 'alert'} data-testid="assign-msg">{msg.text}</p>}
+      </div>
     </section>
   );
 }

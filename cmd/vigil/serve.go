@@ -106,6 +106,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if alarms != nil {
+		alarms.SetIntervals(cold) // NO_DATA judges cold-chain sensors by their logging interval
+	}
 	api := httpapi.New(httpapi.Config{
 		Alarms: alarmsAPI(alarms),
 		Care:   careStore(st),

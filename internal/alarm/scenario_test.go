@@ -449,3 +449,45 @@ func TestSignalQuality(t *testing.T) {
 		t.Fatalf("a new episode starts its own delay: %+v", c)
 	}
 }
+
+// intervals is an IntervalSource over a map keyed device/metric.
+type intervals map[string]time.Duration
+
+func (m intervals) ExpectedInterval(_, device, metric string) time.Duration {
+	return m[device+"/"+metric]
+}
+
+// TestNoDataConfiguredInterval: a logger configured to report once a minute is judged by
+// max(3 × 60 s + 30 s, 60 s) = 210 s from its first reading, not by the 1 s default (which
+// would raise NO_DATA at exactly its reporting period); configuration that arrives after the
+// first reading still counts; a door contact sent on change never raises NO_DATA.
+func TestNoDataConfiguredInterval(t *testing.T) {
+	base := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	src := intervals{"fridge1/temp_ambient": time.Minute, "fridge1/door": -1}
+	x := NewTechEvaluator()
+	x.Intervals = src
+	feed := func(device, metric string, at time.Time) {
+		r := mkReading("t1", device, "unit1", metric, 5, at)
+		x.Reading(&r, "", nil)
+	}
+	feed("fridge1", "temp_ambient", base)
+	feed("fridge1", "door", base)
+	feed("fridge2", "temp_ambient", base) // not configured yet
+	src["fridge2/temp_ambient"] = time.Minute
+	feed("mon1", "hr", base) // never configured: the spec's default
+
+	c := x.Check(base.Add(61*time.Second), nil)
+	if len(c) != 1 || c[0].Device != "mon1" {
+		t.Fatalf("Check 61 s after the first readings = %+v, want NO_DATA for mon1 only", c)
+	}
+	if c := x.Check(base.Add(210*time.Second-time.Nanosecond), nil); len(c) != 0 {
+		t.Fatalf("Check at 209.999… s = %+v, want nothing", c)
+	}
+	c = x.Check(base.Add(210*time.Second), nil)
+	if len(c) != 2 || c[0].Device != "fridge1" || c[1].Device != "fridge2" || !c[0].At.Equal(base.Add(210*time.Second)) || c[0].Limit != 210 {
+		t.Fatalf("Check at 210 s = %+v, want NO_DATA for fridge1 and fridge2 at 210 s (limit 210 s)", c)
+	}
+	if c := x.Check(base.Add(24*time.Hour), nil); len(c) != 0 {
+		t.Fatalf("a day later = %+v, want nothing more (the door contact is sent on change)", c)
+	}
+}

@@ -53,7 +53,17 @@ type signal struct {
 	last                                  time.Time     // measured/received time of the last valid reading
 	expected                              time.Duration // configured, or learned (smallest gap seen)
 	configured                            bool
+	eventDriven                           bool // sent on change only: never NO_DATA (IntervalSource)
 	open                                  bool
+}
+
+// IntervalSource says, from configuration, how often a device sends a metric: a cold-chain
+// unit's logging interval, say. It returns 0 when configuration does not know (the interval is
+// then learned) and a negative duration for a signal sent only on change, such as a door
+// contact, which never raises NO_DATA. It is called from the evaluator's owner goroutine and
+// must be safe for that.
+type IntervalSource interface {
+	ExpectedInterval(tenant, device, metric string) time.Duration
 }
 
 type devState struct {
@@ -77,6 +87,11 @@ type devState struct {
 type TechEvaluator struct {
 	signals map[string]*signal
 	devices map[string]*devState
+	// Intervals, when set, configures a signal's expected interval: asked when the signal is
+	// first seen and again before it raises NO_DATA, so that configuration made after the
+	// first reading (or loaded after it) still counts, and a 1-minute logger is not judged by
+	// the 1 s default before its interval is learned.
+	Intervals IntervalSource
 }
 
 // NewTechEvaluator returns an empty evaluator.
@@ -99,8 +114,22 @@ func (x *TechEvaluator) sig(tenant, device, metric string) *signal {
 	if s == nil {
 		s = &signal{tenant: tenant, device: device, metric: metric, expected: DefaultDataInterval}
 		x.signals[k] = s
+		x.configure(s)
 	}
 	return s
+}
+
+// configure applies the IntervalSource's answer for s, if it has one.
+func (x *TechEvaluator) configure(s *signal) {
+	if x.Intervals == nil {
+		return
+	}
+	switch d := x.Intervals.ExpectedInterval(s.tenant, s.device, s.metric); {
+	case d > 0:
+		s.expected, s.configured, s.eventDriven = d, true, false
+	case d < 0:
+		s.eventDriven = true
+	}
 }
 
 func (x *TechEvaluator) dev(tenant, device string) *devState {
@@ -291,20 +320,23 @@ func (x *TechEvaluator) ClockSkewed(tenant, device string) bool {
 // Check applies the timers at now: NO_DATA for every signal silent for NoDataThreshold of its
 // expected interval (At = last + threshold, the exact firing time). Conditions are appended in signal-key order.
 func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
-	keys := make([]string, 0, len(x.signals))
+	var due []string
 	for k, s := range x.signals {
-		if !s.open && !s.last.IsZero() {
-			keys = append(keys, k)
+		if s.open || s.eventDriven || s.last.IsZero() || now.Before(s.last.Add(NoDataThreshold(s.expected))) {
+			continue
 		}
+		x.configure(s) // configuration may have changed since the signal was first seen
+		if s.eventDriven || now.Before(s.last.Add(NoDataThreshold(s.expected))) {
+			continue
+		}
+		due = append(due, k)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	slices.Sort(due)
+	for _, k := range due {
 		s := x.signals[k]
 		at := s.last.Add(NoDataThreshold(s.expected))
-		if !now.Before(at) {
-			s.open = true
-			out = append(out, techCond(s.tenant, s.subject, s.unit, s.device, s.metric, NoData, StatusPresent, at, at, now.Sub(s.last).Seconds(), NoDataThreshold(s.expected).Seconds()))
-		}
+		s.open = true
+		out = append(out, techCond(s.tenant, s.subject, s.unit, s.device, s.metric, NoData, StatusPresent, at, at, now.Sub(s.last).Seconds(), NoDataThreshold(s.expected).Seconds()))
 	}
 	return out
 }

@@ -87,6 +87,8 @@ type Service struct {
 	eval     *alarm.Evaluator               // owned by the consumer goroutine
 	tech     *alarm.TechEvaluator           // guarded by techMu (consumer and ticker)
 	techMu   sync.Mutex
+	// intervals configures signals' expected intervals (SetIntervals); set before Run.
+	intervals alarm.IntervalSource
 
 	mu             sync.Mutex     // guards subs, pauses and policyVersions
 	policyVersions map[string]int // tenant → saved policy version
@@ -168,6 +170,7 @@ func (s *Service) start(ctx context.Context) (*alarm.Engine, error) {
 	s.startSeq = 0
 	s.applied.Store(0)
 	s.eval, s.tech = alarm.NewEvaluator(nil), alarm.NewTechEvaluator()
+	s.tech.Intervals = s.intervals
 	s.clockMu.Lock()
 	s.lastRecv, s.lastWall = time.Time{}, time.Time{}
 	s.clockMu.Unlock()
@@ -208,6 +211,12 @@ func (s *Service) start(ctx context.Context) (*alarm.Engine, error) {
 	s.eng.Store(eng)
 	return eng, nil
 }
+
+// SetIntervals gives the technical evaluator the expected intervals that configuration knows
+// (e.g. cold-chain units' logging intervals; alarm.IntervalSource), so NO_DATA judges such a
+// signal by its configured interval from its first reading. Call it before Run; src must be
+// safe for use from Run's goroutines.
+func (s *Service) SetIntervals(src alarm.IntervalSource) { s.intervals = src }
 
 // Leading reports whether Run is running here (this node holds the engine).
 func (s *Service) Leading() bool { return s.leading.Load() }

@@ -112,6 +112,9 @@ type processor struct {
 	s *Service
 
 	invalid sync.Map // tenant → struct{}: configuration changed, reload the index
+	// intervals: tenant → map[device\x00metric]time.Duration, each map immutable once stored;
+	// read by the alarm processor (Service.ExpectedInterval) from its own goroutines.
+	intervals sync.Map
 
 	mu      sync.Mutex
 	tenants map[string]*tenantIndex
@@ -160,14 +163,23 @@ func (p *processor) index(ctx context.Context, tenant string, now time.Time) (*t
 		k := dev + "\x00" + metric
 		ix.byDevice[k] = append(ix.byDevice[k], b)
 	}
+	every := map[string]time.Duration{} // for the alarm engine's NO_DATA (ExpectedInterval)
+	expect := func(dev, metric string, d time.Duration) {
+		k := dev + "\x00" + metric
+		if old, ok := every[k]; !ok || (d > 0 && (old <= 0 || d > old)) {
+			every[k] = d // a sensor on two sources: the longer interval
+		}
+	}
 	for _, u := range us {
 		ix.units[u.ID] = u
 		for i, sn := range u.Sensors {
 			bind(sn.Device, sn.Metric, binding{kind: AtUnit, id: u.ID, role: roleTemp, sensor: i})
+			expect(sn.Device, sn.Metric, time.Duration(u.Limits.IntervalS)*time.Second)
 		}
 		if u.DoorDevice != "" {
 			for _, m := range doorMetrics {
 				bind(u.DoorDevice, m, binding{kind: AtUnit, id: u.ID, role: roleDoor})
+				expect(u.DoorDevice, m, -1) // sent on change
 			}
 		}
 	}
@@ -179,6 +191,7 @@ func (p *processor) index(ctx context.Context, tenant string, now time.Time) (*t
 		ix.shipments[sh.ID] = sh
 		for i, lg := range sh.Loggers {
 			bind(lg.Device, lg.Metric, binding{kind: AtShipment, id: sh.ID, role: roleTemp, sensor: i})
+			expect(lg.Device, lg.Metric, time.Duration(sh.Limits.IntervalS)*time.Second)
 			bind(lg.Device, "lat", binding{kind: AtShipment, id: sh.ID, role: roleLat})
 			bind(lg.Device, "lon", binding{kind: AtShipment, id: sh.ID, role: roleLon})
 		}
@@ -205,7 +218,18 @@ func (p *processor) index(ctx context.Context, tenant string, now time.Time) (*t
 		ix.lotsAt[l.Location.ID] = append(ix.lotsAt[l.Location.ID], l)
 	}
 	p.tenants[tenant] = ix
+	p.intervals.Store(tenant, every)
 	return ix, nil
+}
+
+// expectedInterval is the configured logging interval of a device's metric in tenant (0 when
+// no unit or shipment configures it, negative for a door contact).
+func (p *processor) expectedInterval(tenant, device, metric string) time.Duration {
+	m, ok := p.intervals.Load(tenant)
+	if !ok {
+		return 0
+	}
+	return m.(map[string]time.Duration)[device+"\x00"+baseMetric(metric)]
 }
 
 // doorMetrics are the metric keys a door contact arrives under ("door-open" from the simulated

@@ -147,6 +147,15 @@ func (s *Service) Run(ctx context.Context) error {
 	return fmt.Errorf("coldchain processor: %w", err)
 }
 
+// ExpectedInterval implements alarm.IntervalSource: the logging interval of the unit or
+// shipment a device's metric is a sensor of (Limits.interval_s), negative for a unit's door
+// contact (sent on change), 0 when no cold-chain configuration names it. It knows a tenant
+// once the processor has indexed it (at its first reading after a start or a change). Safe
+// for concurrent use.
+func (s *Service) ExpectedInterval(tenant, device, metric string) time.Duration {
+	return s.proc.expectedInterval(tenant, device, metric)
+}
+
 // metaSetter is implemented by every record type through the embedded Meta.
 type metaSetter interface{ setMeta(Meta) }
 

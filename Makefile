@@ -15,7 +15,7 @@ export VIGIL_TEST_POSTGRES VIGIL_TEST_NATS VIGIL_TEST_MQTT
 # serves a page saying how to build the console).
 WEB_SRC := $(shell find web/src web/index.html web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: all build run test test-web web vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections bench-alarm fuzz clean
+.PHONY: all build run test test-web web vet lint staticcheck bench bench-senml bench-ingest bench-store bench-mqtt bench-connections bench-alarm bench-coldchain fuzz clean
 
 all: build
 
@@ -78,6 +78,10 @@ bench-connections: build
 # Reading accepted → alarm event on the SSE stream, under the MQTT benchmark's load.
 bench-alarm: build
 	VIGIL_BENCH_ALARM=1 $(GO) test -run '^TestBenchAlarmLatency$$' -count=1 -v -timeout 20m ./cmd/vigil/
+
+# 10,000 storage units monitored live, one reading per unit per minute: Vigil's CPU share and RSS.
+bench-coldchain: build
+	VIGIL_BENCH_COLDCHAIN=1 $(GO) test -run '^TestBenchColdChainUnits$$' -count=1 -v -timeout 30m ./cmd/vigil/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s ./internal/senml/

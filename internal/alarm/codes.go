@@ -64,6 +64,14 @@ const (
 // clinical processor.
 const NEWS2ObsOverdue Code = "NEWS2_OBS_OVERDUE"
 
+// NEWS2 advisories raised by the clinical processor: NEWS2Rising is rpm.md §6.6 (a complete
+// score ≥ 3 after a 72-h median ≤ 2); NEWS2MonitorRequired is news2.md §5.2 (HIGH band without a
+// continuous monitoring device assigned).
+const (
+	NEWS2Rising          Code = "NEWS2_RISING"
+	NEWS2MonitorRequired Code = "NEWS2_CONTINUOUS_MONITORING_REQUIRED"
+)
+
 // CodeInfo is the catalogue entry of a code: its dedup group, kind, default priority and
 // whether it latches (spec §4.3, §8, §9, §11).
 type CodeInfo struct {
@@ -112,7 +120,9 @@ var catalogue = map[Code]CodeInfo{
 	NEWS2Medium:    {"NEWS2", Advisory, Medium, true},
 	NEWS2High:      {"NEWS2", Advisory, High, true},
 
-	NEWS2ObsOverdue: {"NEWS2_OBS_OVERDUE", Advisory, Low, false},
+	NEWS2ObsOverdue:      {"NEWS2_OBS_OVERDUE", Advisory, Low, false},
+	NEWS2Rising:          {"NEWS2_RISING", Advisory, Low, false},
+	NEWS2MonitorRequired: {"NEWS2_CONTINUOUS_MONITORING_REQUIRED", Advisory, Low, false},
 
 	ExcursionHigh:      {"EXCURSION_HIGH", Technical, High, true},
 	ExcursionLow:       {"EXCURSION_LOW", Technical, High, true},

@@ -23,6 +23,9 @@ const (
 	PermPatientsRead   Permission = "patients.read"      // patients, encounters, wards, beds, NEWS2, RPM
 	PermPatientsManage Permission = "patients.manage"    // admit, transfer, discharge, assign devices, enrol in RPM
 	PermObservations   Permission = "observations.write" // manual observations (ACVPU, oxygen, vitals), review time
+	// PermPrescriber is news2.md §4.3's "prescriber": a clinical decision-maker who may set a
+	// patient's SpO2 scale (Scale 2 for confirmed hypercapnic respiratory failure). Clinicians.
+	PermPrescriber Permission = "prescriber"
 	// Cold chain (issue 8).
 	PermColdChainRead   Permission = "coldchain.read"   // sites, units, products, lots, shipments, reports
 	PermColdChainManage Permission = "coldchain.manage" // create and change them
@@ -36,6 +39,7 @@ var Permissions = []Permission{
 	PermAlarmsRead, PermAlarmsAct, PermAlarmsManage,
 	PermPatientsRead, PermPatientsManage, PermObservations,
 	PermColdChainRead, PermColdChainManage, PermQARelease,
+	PermPrescriber,
 }
 
 // rolePerms says what each tenant role may do inside its own tenant. ProviderAdmin is not
@@ -47,7 +51,7 @@ var rolePerms = map[store.Role][]Permission{
 		PermColdChainRead, PermColdChainManage},
 	store.QA: {PermReadingsRead, PermAuditRead, PermDevicesRead, PermColdChainRead, PermQARelease},
 	store.Clinician: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct,
-		PermPatientsRead, PermPatientsManage, PermObservations},
+		PermPatientsRead, PermPatientsManage, PermObservations, PermPrescriber},
 	store.Nurse: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermAlarmsAct,
 		PermPatientsRead, PermPatientsManage, PermObservations},
 	store.Viewer: {PermReadingsRead, PermDevicesRead, PermAlarmsRead, PermColdChainRead},

@@ -16,6 +16,7 @@ import (
 // admin. Patients (issue 7): patients.read and patients.manage admin, clinician, nurse;
 // observations.write clinician and nurse. Cold chain (issue 8): coldchain.read admin, operator,
 // qa, viewer; coldchain.manage admin and operator; qa.release qa only (the QA unit decides).
+// prescriber (news2.md §4.3, setting a patient's SpO2 scale): clinician only.
 func TestAllowed(t *testing.T) {
 	const (
 		Y = true
@@ -23,19 +24,19 @@ func TestAllowed(t *testing.T) {
 	)
 	// Columns: tenants.manage, users.manage, devices.manage, settings.manage, readings.read,
 	// audit.read, devices.read, alarms.read, alarms.act, alarms.manage, patients.read,
-	// patients.manage, observations.write, coldchain.read, coldchain.manage, qa.release — the
-	// order of Permissions.
-	own := map[store.Role][16]bool{
-		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
-		store.Admin:         {N, Y, Y, Y, Y, Y, Y, Y, N, Y, Y, Y, N, Y, Y, N},
-		store.Operator:      {N, N, Y, N, Y, N, Y, Y, Y, N, N, N, N, Y, Y, N},
-		store.QA:            {N, N, N, N, Y, Y, Y, N, N, N, N, N, N, Y, N, Y},
-		store.Clinician:     {N, N, N, N, Y, N, Y, Y, Y, N, Y, Y, Y, N, N, N},
-		store.Nurse:         {N, N, N, N, Y, N, Y, Y, Y, N, Y, Y, Y, N, N, N},
-		store.Viewer:        {N, N, N, N, Y, N, Y, Y, N, N, N, N, N, Y, N, N},
+	// patients.manage, observations.write, coldchain.read, coldchain.manage, qa.release,
+	// prescriber — the order of Permissions.
+	own := map[store.Role][17]bool{
+		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
+		store.Admin:         {N, Y, Y, Y, Y, Y, Y, Y, N, Y, Y, Y, N, Y, Y, N, N},
+		store.Operator:      {N, N, Y, N, Y, N, Y, Y, Y, N, N, N, N, Y, Y, N, N},
+		store.QA:            {N, N, N, N, Y, Y, Y, N, N, N, N, N, N, Y, N, Y, N},
+		store.Clinician:     {N, N, N, N, Y, N, Y, Y, Y, N, Y, Y, Y, N, N, N, Y},
+		store.Nurse:         {N, N, N, N, Y, N, Y, Y, Y, N, Y, Y, Y, N, N, N, N},
+		store.Viewer:        {N, N, N, N, Y, N, Y, Y, N, N, N, N, N, Y, N, N, N},
 	}
-	other := map[store.Role][16]bool{
-		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
+	other := map[store.Role][17]bool{
+		store.ProviderAdmin: {Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y},
 		store.Admin:         {},
 		store.Operator:      {},
 		store.QA:            {},
@@ -45,7 +46,8 @@ func TestAllowed(t *testing.T) {
 	}
 	wantPerms := []Permission{"tenants.manage", "users.manage", "devices.manage", "settings.manage",
 		"readings.read", "audit.read", "devices.read", "alarms.read", "alarms.act", "alarms.manage",
-		"patients.read", "patients.manage", "observations.write", "coldchain.read", "coldchain.manage", "qa.release"}
+		"patients.read", "patients.manage", "observations.write", "coldchain.read", "coldchain.manage", "qa.release",
+		"prescriber"}
 	if fmt.Sprint(Permissions) != fmt.Sprint(wantPerms) {
 		t.Fatalf("Permissions = %v, want %v", Permissions, wantPerms)
 	}
@@ -67,8 +69,8 @@ func TestAllowed(t *testing.T) {
 			cases += 2
 		}
 	}
-	if cases != 7*16*2 {
-		t.Errorf("covered %d cases, want 224", cases)
+	if cases != 7*17*2 {
+		t.Errorf("covered %d cases, want 238", cases)
 	}
 }
 

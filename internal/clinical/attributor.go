@@ -27,7 +27,6 @@ type Attributor struct {
 	devices map[string]map[string][]window        // tenant → device → assignments
 	stays   map[string]map[string][]store.BedStay // tenant → patient → stays, oldest first
 	open    map[string]map[string]openEncounter   // tenant → patient → open encounter
-	bedside map[string]map[string]int             // tenant → patient → open bedside assignments
 }
 
 type window struct {
@@ -57,20 +56,16 @@ func (a *Attributor) Refresh(ctx context.Context) error {
 	devices := map[string]map[string][]window{}
 	stays := map[string]map[string][]store.BedStay{}
 	open := map[string]map[string]openEncounter{}
-	bedside := map[string]map[string]int{}
 	for _, t := range tenants {
 		as, err := a.src.Assignments(ctx, store.AssignmentQuery{Tenant: t.ID})
 		if err != nil {
 			return fmt.Errorf("attributor: %w", err)
 		}
 		if len(as) > 0 {
-			devices[t.ID], bedside[t.ID] = map[string][]window{}, map[string]int{}
+			devices[t.ID] = map[string][]window{}
 		}
 		for _, x := range as {
 			devices[t.ID][x.Device] = append(devices[t.ID][x.Device], window{patient: x.Patient, kind: x.Kind, from: x.From, to: x.To})
-			if x.To.IsZero() && x.Kind == KindBedside {
-				bedside[t.ID][x.Patient]++
-			}
 		}
 		encs, err := a.src.Encounters(ctx, t.ID, "")
 		if err != nil {
@@ -91,7 +86,7 @@ func (a *Attributor) Refresh(ctx context.Context) error {
 		}
 	}
 	a.mu.Lock()
-	a.devices, a.stays, a.open, a.bedside = devices, stays, open, bedside
+	a.devices, a.stays, a.open = devices, stays, open
 	a.mu.Unlock()
 	return nil
 }
@@ -163,9 +158,19 @@ type admission struct {
 	enc             openEncounter
 }
 
-// continuous reports whether the patient has an open bedside (continuous monitor) assignment.
-func (a *Attributor) continuous(tenant, patient string) bool {
+// devicesAt lists the devices assigned to the patient at at, sorted.
+func (a *Attributor) devicesAt(tenant, patient string, at time.Time) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return a.bedside[tenant][patient] > 0
+	var out []string
+	for dev, ws := range a.devices[tenant] {
+		for _, w := range ws {
+			if w.patient == patient && !at.Before(w.from) && (w.to.IsZero() || at.Before(w.to)) {
+				out = append(out, dev)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

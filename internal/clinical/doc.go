@@ -12,7 +12,10 @@
 // The processor (Service.Run) is a durable log consumer named "clinical". It is deterministic:
 // NEWS2 sets are evaluated at readings' measured times (never the wall clock) at most once per
 // patient and minute, and their ids are hashes of tenant, patient and that minute (or of the
-// manual observation), so a replay stores nothing twice. Only overdue reminders read the clock.
+// manual observation), so a replay stores nothing twice. Only overdue reminders and the re-score
+// after an SpO2 scale change (news2.md §4.3, evaluated at the time of the change) read the clock.
+// Besides band alerts, sets raise the advisories NEWS2_RISING (rpm.md §6.6) and
+// NEWS2_CONTINUOUS_MONITORING_REQUIRED (news2.md §5.2).
 //
 // A Service is safe for concurrent use: the consumer, the overdue ticker and API calls that
 // enter observations share the patients' state under one mutex (Service.mu). The Attributor

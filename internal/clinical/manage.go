@@ -132,9 +132,20 @@ type PatientInput struct {
 	SpO2ScaleReasonCode string  `json:"spo2_scale_reason_code"`
 	SpO2ScaleReason     string  `json:"spo2_scale_reason"`
 	TimeZone            *string `json:"time_zone"`
+	// Prescriber: the caller holds the prescriber permission (set by the API from the
+	// caller's role, never from the request body). Changing spo2_scale needs it.
+	Prescriber bool `json:"-"`
 }
 
-// apply validates in onto p (old is the stored patient, or a zero one for a new patient).
+// ReasonHCRF is the reason code that Scale 2 needs (news2.md §4.3): hypercapnic respiratory
+// failure confirmed on arterial blood gas.
+const ReasonHCRF = "HCRF_CONFIRMED_ABG"
+
+// ErrNotPrescriber refuses a change of a patient's SpO2 scale by a caller without the
+// prescriber permission (news2.md §4.3); the API answers 403.
+var ErrNotPrescriber = errors.New("changing the SpO2 scale needs the prescriber permission")
+
+// apply validates in onto p (old is the stored patient, or the defaults for a new patient).
 func (in PatientInput) apply(p store.Patient) (store.Patient, error) {
 	old := p
 	set := func(dst *string, v *string) {
@@ -149,6 +160,9 @@ func (in PatientInput) apply(p store.Patient) (store.Patient, error) {
 	set(&p.TimeZone, in.TimeZone)
 	if in.SpO2Scale != nil {
 		p.SpO2Scale = *in.SpO2Scale
+	}
+	if p.SpO2Scale != old.SpO2Scale && (p.SpO2Scale == 1 || p.SpO2Scale == 2) && !in.Prescriber {
+		return old, ErrNotPrescriber
 	}
 	var errs []error
 	errs = append(errs, checkText("mrn", p.MRN, true, 64), checkText("name", p.Name, true, 200), checkZone("time_zone", p.TimeZone))
@@ -166,11 +180,16 @@ func (in PatientInput) apply(p store.Patient) (store.Patient, error) {
 	case p.SpO2Scale != 1 && p.SpO2Scale != 2:
 		errs = append(errs, invalid("spo2_scale", "want 1 or 2"))
 	case p.SpO2Scale == 2 && old.SpO2Scale != 2:
-		if in.SpO2ScaleReasonCode != "HCRF_CONFIRMED_ABG" || strings.TrimSpace(in.SpO2ScaleReason) == "" {
-			errs = append(errs, invalid("spo2_scale", "Scale 2 needs spo2_scale_reason_code HCRF_CONFIRMED_ABG and a spo2_scale_reason (news2.md §4.3)"))
+		switch {
+		case in.SpO2ScaleReasonCode != ReasonHCRF:
+			errs = append(errs, invalid("spo2_scale_reason_code", "Scale 2 needs reason code %s (hypercapnic respiratory failure confirmed on blood gas, news2.md §4.3)", ReasonHCRF))
+		case strings.TrimSpace(in.SpO2ScaleReason) == "":
+			errs = append(errs, invalid("spo2_scale_reason", "Scale 2 needs a free-text reason (e.g. the blood gas result)"))
+		case len(in.SpO2ScaleReason) > 1000:
+			errs = append(errs, invalid("spo2_scale_reason", "longer than 1000 characters"))
 		}
 	case p.SpO2Scale == 1 && old.SpO2Scale == 2 && strings.TrimSpace(in.SpO2ScaleReason) == "":
-		errs = append(errs, invalid("spo2_scale", "going back to Scale 1 needs a spo2_scale_reason"))
+		errs = append(errs, invalid("spo2_scale_reason", "going back to Scale 1 needs a spo2_scale_reason"))
 	}
 	return p, errors.Join(errs...)
 }
@@ -192,7 +211,8 @@ func (s *Service) CreatePatient(ctx context.Context, tenant string, in PatientIn
 	return p, s.st.CreatePatient(ctx, p)
 }
 
-// UpdatePatient changes a patient and returns the old and new record.
+// UpdatePatient changes a patient and returns the old and new record. A change of SpO2 scale
+// re-scores the patient's current set on the new scale (Rescore); stored sets keep theirs.
 func (s *Service) UpdatePatient(ctx context.Context, tenant, id string, in PatientInput) (old, p store.Patient, err error) {
 	old, err = s.st.Patient(ctx, tenant, id)
 	if err != nil {
@@ -205,6 +225,13 @@ func (s *Service) UpdatePatient(ctx context.Context, tenant, id string, in Patie
 		return old, p, err
 	}
 	s.PatientChanged(p)
+	if p.SpO2Scale != old.SpO2Scale {
+		// The change is stored; a failed re-score is not the caller's error (the next
+		// evaluation uses the new scale anyway).
+		if _, err := s.Rescore(ctx, tenant, id); err != nil {
+			s.log.Warn("clinical: re-score after an SpO2 scale change failed", "tenant", tenant, "err", err)
+		}
+	}
 	return old, p, nil
 }
 

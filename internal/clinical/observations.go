@@ -207,7 +207,7 @@ func (s *Service) scoreManual(ctx context.Context, tenant string, o Observation,
 	if ps.newest.After(t) && !ps.newest.After(now) {
 		t = ps.newest
 	}
-	return s.evaluate(ctx, ps, t, o.ID)
+	return s.evaluate(ctx, ps, t, SourceManual, o.ID)
 }
 
 // pollManual scores manual observations of the last 25 h that this processor has not seen

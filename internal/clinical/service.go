@@ -147,6 +147,9 @@ func (s *Service) Run(ctx context.Context) error {
 				if err := s.attr.Refresh(gctx); err != nil {
 					s.log.Warn("clinical: attributor refresh failed; keeping the previous assignments", "err", err)
 				}
+				if err := s.refreshPatients(gctx); err != nil && gctx.Err() == nil {
+					s.log.Warn("clinical: patient refresh failed", "err", err)
+				}
 			case <-poll.C:
 				if err := s.pollManual(gctx); err != nil && gctx.Err() == nil {
 					s.log.Warn("clinical: manual observation poll failed", "err", err)
@@ -190,6 +193,8 @@ type patientState struct {
 	complete   *SetDoc   // last stored complete set
 	onset      time.Time
 	overdue    bool // NEWS2_OBS_OVERDUE raised
+	monitorReq bool // NEWS2_CONTINUOUS_MONITORING_REQUIRED raised (last set's MonitorRequired)
+	rising     bool // NEWS2_RISING raised (last complete set's Rising)
 	monitors   map[baseline.Param]*baseline.Monitor
 }
 
@@ -226,8 +231,10 @@ func (s *Service) patient(ctx context.Context, tenant, id string) (*patientState
 			if q.Tag == "" {
 				ps.last = &d
 				ps.lastMinute = d.EvaluatedAt.Unix() / 60
+				ps.monitorReq = d.MonitorRequired && d.Setting == SettingWard
 			} else {
 				ps.complete = &d
+				ps.rising = d.Rising
 			}
 		}
 	}
@@ -319,6 +326,86 @@ func (s *Service) PatientChanged(p store.Patient) {
 	}
 }
 
+// Rescore re-evaluates the patient's current set now on the patient's current SpO2 scale, after
+// a scale change (news2.md §4.3): the result is a new set, source scale_change, that supersedes
+// the latest one, and its band change raises or clears alerts like any set. Stored sets are never
+// rewritten. It runs on the node that runs the processor (or where none runs, as in tests);
+// elsewhere it does nothing and returns nil, and the processor picks the new scale up from the
+// store within RefreshEvery. It returns nil when the patient has no set yet.
+func (s *Service) Rescore(ctx context.Context, tenant, patient string) (*SetDoc, error) {
+	if !s.leading.Load() && s.cfg.Log != nil {
+		return nil, nil
+	}
+	conds, set, err := s.rescore(ctx, tenant, patient, nil)
+	if err != nil {
+		return nil, err
+	}
+	return set, s.apply(ctx, conds)
+}
+
+// rescore is Rescore under s.mu; p, when not nil, is the patient as stored (a change found
+// by refreshPatients) and is applied first.
+func (s *Service) rescore(ctx context.Context, tenant, patient string, p *store.Patient) ([]alarm.Condition, *SetDoc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps, err := s.patient(ctx, tenant, patient)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p != nil {
+		ps.applyPatient(*p)
+	}
+	if ps.last == nil {
+		return nil, nil, nil
+	}
+	// Strictly after the set it supersedes, so that "latest" stays unambiguous.
+	t := s.now().UTC()
+	if !t.After(ps.last.EvaluatedAt) {
+		t = ps.last.EvaluatedAt.Add(time.Millisecond)
+	}
+	return s.evaluate(ctx, ps, t, SourceScaleChange, fmt.Sprintf("%s/%d/%s", ps.last.ID, ps.scale, t.Format(time.RFC3339Nano)))
+}
+
+// refreshPatients finds SpO2 scale changes made through other nodes' APIs for the processor's
+// cached patients, applies the stored patient and re-scores the current set.
+func (s *Service) refreshPatients(ctx context.Context) error {
+	s.mu.Lock()
+	scales := map[string]map[string]news2.Scale{} // tenant → patient → cached scale
+	for _, ps := range s.patients {
+		if scales[ps.tenant] == nil {
+			scales[ps.tenant] = map[string]news2.Scale{}
+		}
+		scales[ps.tenant][ps.id] = ps.scale
+	}
+	s.mu.Unlock()
+	var conds []alarm.Condition
+	for tenant, cached := range scales {
+		list, err := s.st.Patients(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		for _, p := range list {
+			scale, ok := cached[p.ID]
+			if !ok {
+				continue
+			}
+			want := news2.Scale1
+			if p.SpO2Scale == 2 {
+				want = news2.Scale2
+			}
+			if want == scale {
+				continue
+			}
+			c, _, err := s.rescore(ctx, tenant, p.ID, &p)
+			if err != nil {
+				return err
+			}
+			conds = append(conds, c...)
+		}
+	}
+	return s.apply(ctx, conds)
+}
+
 // sourceOf is how the processor treats a NEWS2 metric (news2.md §6.1): rr, spo2 and the pulse
 // of an ECG or oximeter as continuous streams (the 5-minute median, or the newest sample when
 // it holds fewer than 3); NIBP and temperature as spot readings.
@@ -379,7 +466,7 @@ func (s *Service) Consume(ctx context.Context, _ uint64, rs []reading.Reading) e
 	}
 	var conds []alarm.Condition
 	for _, ps := range order {
-		c, _, err := s.evaluate(ctx, ps, touched[ps], "")
+		c, _, err := s.evaluate(ctx, ps, touched[ps], SourceDevice, "")
 		if err != nil {
 			return fmt.Errorf("clinical: evaluate: %w", err)
 		}
@@ -401,14 +488,15 @@ func (s *Service) apply(ctx context.Context, conds []alarm.Condition) error {
 // storeEvery is how long a device set may go unstored while nothing scored changes.
 const storeEvery = 15 * time.Minute
 
-// evaluate assembles and scores the patient's set at t. For device readings (manualID "") it
-// runs at most once per minute of t and stores the set when it differs from the last stored
-// one or that is 15 minutes old; for a manual observation it always stores. It returns the
-// alarm conditions of a band change and the stored set (nil when not stored). Called with
+// evaluate assembles and scores the patient's set at t. For device readings (source
+// SourceDevice) it runs at most once per minute of t and stores the set when it differs from
+// the last stored one or that is 15 minutes old; for a manual observation (SourceManual, ref
+// the observation id) and a scale change (SourceScaleChange, ref the change's id) it always
+// stores. It returns the alarm conditions the set causes (band change, NEWS2_RISING,
+// NEWS2_CONTINUOUS_MONITORING_REQUIRED) and the stored set (nil when not stored). Called with
 // s.mu held.
-func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, manualID string) ([]alarm.Condition, *SetDoc, error) {
-	source := SourceDevice
-	if manualID == "" {
+func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, source, ref string) ([]alarm.Condition, *SetDoc, error) {
+	if source == SourceDevice {
 		minute := t.Unix() / 60
 		if t.Unix() < 0 {
 			minute = (t.Unix() - 59) / 60
@@ -417,16 +505,15 @@ func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, m
 			return nil, nil, nil
 		}
 		ps.lastMinute = minute
-	} else {
-		source = SourceManual
 	}
 	el := news2.CheckEligibility(ps.dob, ps.pregnant, t, ps.loc)
 	if !el.Applicable {
-		// news2.md §1.1: no total and no NEWS2 alert; a held condition clears.
+		// news2.md §1.1: no total and no NEWS2 alert; held conditions clear.
 		var conds []alarm.Condition
 		if ps.last != nil && parseBand(ps.last.BandMin) >= news2.LowMedium && !ps.onset.IsZero() {
 			conds = s.bandConditions(ps, news2.Change{Kind: news2.Clear}, t, t, &news2.Result{})
 		}
+		conds = append(conds, s.advisories(ps, t, false, false)...)
 		return conds, nil, nil
 	}
 	set, from, setTime := ps.asm.Assemble(t, ps.scale)
@@ -440,22 +527,46 @@ func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, m
 		s.log.Warn("clinical: set not scored", "tenant", ps.tenant, "param", param) // no value: it is a patient's
 		return nil, nil, nil
 	}
-	due := news2.NextDue(&res, setTime, news2.DueOptions{ContinuousAssigned: s.attr.continuous(ps.tenant, ps.id)})
+	// Only a HIGH band (possible) asks whether a continuous monitor is assigned (news2.md §5.2).
+	continuous := false
+	if res.BandMax == news2.High {
+		if continuous, err = s.continuousAt(ctx, ps.tenant, ps.id, t); err != nil {
+			return nil, nil, err
+		}
+	}
+	due := news2.NextDue(&res, setTime, news2.DueOptions{ContinuousAssigned: continuous})
 	doc := newSetDoc(ps.id, t, setTime, source, &res, from, due)
+	// The advisory follows the condition band (band, or band_min when incomplete), like the
+	// NEWS2 band alerts: an incomplete set that only might be HIGH raises nothing.
+	doc.MonitorRequired = news2.ConditionBand(&res) == news2.High && !continuous
 	doc.EligibilityUnverified = el.Unverified
 	ward := s.attr.WardAt(ps.tenant, ps.id, t)
 	doc.Setting = SettingWard
 	if ward == "" {
 		doc.Setting = SettingCommunity
 	}
-	if manualID == "" {
+	switch source {
+	case SourceDevice:
 		doc.ID = hashID(ps.tenant, ps.id, "device", fmt.Sprint(t.Unix()/60))
 		if ps.last != nil && !doc.differs(ps.last) && t.Sub(ps.last.EvaluatedAt) < storeEvery {
 			return nil, nil, nil
 		}
-	} else {
-		doc.ID = hashID(ps.tenant, ps.id, "manual", manualID)
-		doc.ManualObservation = manualID
+	case SourceManual:
+		doc.ID = hashID(ps.tenant, ps.id, "manual", ref)
+		doc.ManualObservation = ref
+	default:
+		doc.ID = hashID(ps.tenant, ps.id, source, ref)
+		if ps.last != nil {
+			doc.Supersedes = ps.last.ID
+		}
+	}
+	rising := ps.rising
+	if doc.Complete {
+		// rpm.md §6.6 is decided on each complete result; an incomplete one leaves it as it was.
+		if rising, err = s.risingAt(ctx, ps, t, *doc.Total); err != nil {
+			return nil, nil, err
+		}
+		doc.Rising = rising
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
@@ -474,10 +585,13 @@ func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, m
 		prev = &news2.Result{BandMin: parseBand(ps.last.BandMin), Complete: ps.last.Complete}
 	}
 	var conds []alarm.Condition
-	if doc.Setting == SettingWard {
+	onWard := doc.Setting == SettingWard
+	if onWard {
 		// At home NEWS2 is decision support only (news2.md §1.1): no NEWS2 alerts.
 		conds = s.bandConditions(ps, news2.BandChange(prev, &res), t, setTime, &res)
 	}
+	// NEWS2_RISING is rpm.md's rule (virtual wards included), so it is raised at home too.
+	conds = append(conds, s.advisories(ps, t, doc.MonitorRequired && onWard, rising)...)
 	ps.last = doc
 	if doc.Complete {
 		ps.complete = doc
@@ -517,6 +631,82 @@ func (s *Service) bandConditions(ps *patientState, ch news2.Change, t, setTime t
 		return out
 	}
 	return nil
+}
+
+// advisories returns the NEWS2_CONTINUOUS_MONITORING_REQUIRED and NEWS2_RISING conditions that
+// change with a new set: present when the rule now holds and did not, cleared when it held and no
+// longer does. Called with s.mu held.
+func (s *Service) advisories(ps *patientState, t time.Time, monitorReq, rising bool) []alarm.Condition {
+	var out []alarm.Condition
+	cond := func(code alarm.Code, metric string, present bool) {
+		c := alarm.Condition{Tenant: ps.tenant, Subject: ps.id, Unit: s.attr.WardAt(ps.tenant, ps.id, t), Metric: metric, Code: code,
+			Kind: alarm.Advisory, Priority: alarm.Low, At: t, Onset: t, Status: alarm.StatusPresent}
+		if !present {
+			c.Status = alarm.StatusCleared
+		}
+		out = append(out, c)
+	}
+	if monitorReq != ps.monitorReq {
+		cond(alarm.NEWS2MonitorRequired, "news2", monitorReq)
+		ps.monitorReq = monitorReq
+	}
+	if rising != ps.rising {
+		cond(alarm.NEWS2Rising, "news2", rising)
+		ps.rising = rising
+	}
+	return out
+}
+
+// risingWindow is rpm.md §6.6's look-back for NEWS2_RISING.
+const risingWindow = 72 * time.Hour
+
+// risingAt applies rpm.md §6.6 to a complete score total evaluated at t: the previous scores
+// are the patient's stored complete sets evaluated in [t − 72 h, t) (device sets are stored when
+// their scores change and at least every 15 min). Called with s.mu held.
+func (s *Service) risingAt(ctx context.Context, ps *patientState, t time.Time, total int) (bool, error) {
+	if total < 3 {
+		return false, nil // no store read for the common case
+	}
+	rs, err := s.st.Records(ctx, store.RecordQuery{Tenant: ps.tenant, Kind: store.RecNEWS2Set, Owner: ps.id, Tag: tagComplete,
+		From: t.Add(-risingWindow), To: t})
+	if err != nil {
+		return false, fmt.Errorf("previous NEWS2 scores: %w", err)
+	}
+	prev := make([]int, 0, len(rs))
+	for _, r := range rs {
+		var d SetDoc
+		if err := json.Unmarshal(r.JSON, &d); err != nil {
+			return false, fmt.Errorf("set %s: %w", r.ID, err)
+		}
+		if d.Complete && d.Total != nil && d.EvaluatedAt.Before(t) {
+			prev = append(prev, *d.Total)
+		}
+	}
+	return news2.Rising(total, prev), nil
+}
+
+// continuousKinds are the device kinds (registry kind, senml.md §4) that count as continuous
+// monitoring devices for news2.md §5.2: they stream vital signs at least once a minute
+// (news2.md §6.1 CONTINUOUS). Oximeters, cuffs, thermometers, scales and glucometers are
+// spot-check devices.
+var continuousKinds = map[string]bool{"monitor": true, "wearable": true}
+
+// continuousAt reports whether a continuous monitoring device was assigned to the patient at t:
+// an assignment (of any kind) covering t of a device whose kind is in continuousKinds.
+func (s *Service) continuousAt(ctx context.Context, tenant, patient string, t time.Time) (bool, error) {
+	for _, id := range s.attr.devicesAt(tenant, patient, t) {
+		d, err := s.st.Device(ctx, tenant, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("device %s: %w", id, err)
+		}
+		if continuousKinds[d.Kind] && !d.Revoked {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // dueOf is when observations are next due for a patient (docs/clinical.md §1.2): after the

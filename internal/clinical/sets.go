@@ -12,6 +12,9 @@ import (
 const (
 	SourceDevice = "device"
 	SourceManual = "manual"
+	// SourceScaleChange: the current set re-scored after the patient's SpO2 scale changed
+	// (news2.md §4.3); Supersedes names the set it re-scores.
+	SourceScaleChange = "scale_change"
 )
 
 const tagComplete = "complete"
@@ -44,6 +47,14 @@ type SetDoc struct {
 	Parts             map[string]PartDoc `json:"parts"`
 	NextDue           *time.Time         `json:"next_due"`
 	ManualObservation string             `json:"manual_observation,omitempty"`
+	// Supersedes is the id of the set a scale-change set re-scores (news2.md §7: results are
+	// immutable; a correction is a new result referencing the superseded one).
+	Supersedes string `json:"supersedes,omitempty"`
+	// MonitorRequired: the band is HIGH and no continuous monitoring device was assigned at
+	// the set's time; advisory NEWS2_CONTINUOUS_MONITORING_REQUIRED (news2.md §5.2).
+	MonitorRequired bool `json:"monitor_required,omitempty"`
+	// Rising: a complete score ≥ 3 after a 72-h median ≤ 2, advisory NEWS2_RISING (rpm.md §6.6).
+	Rising bool `json:"rising,omitempty"`
 	// Setting is WARD or COMMUNITY (home: decision support only, no NEWS2 alerts).
 	Setting string `json:"setting"`
 	// EligibilityUnverified: age or pregnancy unknown (news2.md §1.1); scored anyway.
@@ -94,9 +105,10 @@ func newSetDoc(patient string, t, setTime time.Time, source string, r *news2.Res
 }
 
 // differs reports whether d scores differently from o: presence, per-parameter scores, band
-// bounds, completeness or scale.
+// bounds, completeness, scale or whether a continuous monitor is missing.
 func (d *SetDoc) differs(o *SetDoc) bool {
 	return d.Complete != o.Complete || d.Scale != o.Scale || d.BandMin != o.BandMin || d.BandMax != o.BandMax ||
+		d.MonitorRequired != o.MonitorRequired ||
 		d.ScoreMin != o.ScoreMin || d.ScoreMax != o.ScoreMax || !slices.Equal(d.Missing, o.Missing) || !maps.Equal(d.Scores, o.Scores)
 }
 

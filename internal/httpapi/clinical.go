@@ -79,7 +79,7 @@ func (a *API) clinicalRoutes() []Route {
 		r("GET /patients", read, a.listPatients, "Patients (?ward=, ?q=, ?admitted=true) with their open encounter."),
 		r("POST /patients", manage, a.createPatient, "Create a patient {id?, mrn, name, birth_date, sex, spo2_scale?, time_zone?}."),
 		r("GET /patients/{patient}", read, a.patientPage, "Patient page header: patient, encounter, assignments, vitals, NEWS2, next due, flags (audited)."),
-		r("PATCH /patients/{patient}", manage, a.patchPatient, "Change a patient; Scale 2 needs spo2_scale_reason_code HCRF_CONFIRMED_ABG and a reason."),
+		r("PATCH /patients/{patient}", manage, a.patchPatient, "Change a patient; changing spo2_scale needs the prescriber permission, Scale 2 also spo2_scale_reason_code HCRF_CONFIRMED_ABG and a reason; re-scores the current NEWS2 set (audited)."),
 		r("POST /patients/{patient}/admit", manage, a.admit, "Admit {ward, bed, at?}."),
 		r("POST /patients/{patient}/transfer", manage, a.transfer, "Transfer {ward, bed, at?}."),
 		r("POST /patients/{patient}/discharge", manage, a.discharge, "Discharge {at?}; ends open bedside assignments."),
@@ -115,8 +115,14 @@ func (a *API) clinicalSvc() (Clinical, error) {
 	return a.cfg.Clinical, nil
 }
 
-// clinicalErr maps the clinical service's input errors to 400 with the field.
+// clinicalErr maps the clinical service's input errors to 400 with the field, and a scale
+// change without the prescriber permission to 403.
 func clinicalErr(err error) error {
+	if errors.Is(err, clinical.ErrNotPrescriber) {
+		e := errorf(http.StatusForbidden, "changing spo2_scale needs the prescriber permission (news2.md §4.3)")
+		e.Detail = map[string]any{"field": "spo2_scale"}
+		return e
+	}
 	var ie *clinical.InputError
 	if errors.As(err, &ie) {
 		e := invalid(ie.Error())
@@ -319,12 +325,18 @@ func (a *API) createPatient(w http.ResponseWriter, r *http.Request, p auth.Princ
 	}
 	return a.withClinical(func(svc Clinical) error {
 		tenant := r.PathValue("tenant")
+		in.Prescriber = auth.Allowed(p, tenant, auth.PermPrescriber)
 		pt, err := svc.CreatePatient(r.Context(), tenant, in)
 		if err != nil {
 			return err
 		}
 		if err := a.record(r.Context(), p, tenant, "patient.create", "patient:"+pt.ID, nil, pt); err != nil {
 			return err
+		}
+		if pt.SpO2Scale != 1 {
+			if err := a.recordScale(r, p, tenant, pt.ID, 1, pt.SpO2Scale, in); err != nil {
+				return err
+			}
 		}
 		writeJSON(w, http.StatusCreated, pt)
 		return nil
@@ -356,6 +368,7 @@ func (a *API) patchPatient(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	return a.withClinical(func(svc Clinical) error {
 		tenant, id := r.PathValue("tenant"), r.PathValue("patient")
+		in.Prescriber = auth.Allowed(p, tenant, auth.PermPrescriber)
 		old, pt, err := svc.UpdatePatient(r.Context(), tenant, id, in)
 		if err != nil {
 			return err
@@ -365,9 +378,28 @@ func (a *API) patchPatient(w http.ResponseWriter, r *http.Request, p auth.Princi
 		if err := a.cfg.Audit.Record(r.Context(), rec); err != nil {
 			return fmt.Errorf("audit patient.update: %w", err)
 		}
+		if old.SpO2Scale != pt.SpO2Scale {
+			if err := a.recordScale(r, p, tenant, id, old.SpO2Scale, pt.SpO2Scale, in); err != nil {
+				return err
+			}
+		}
 		writeJSON(w, http.StatusOK, pt)
 		return nil
 	})
+}
+
+// recordScale audits a change of a patient's SpO2 scale (news2.md §4.3) as its own entry,
+// action patient.spo2_scale: who (actor), when (the entry's time), old → new, reason code and text.
+func (a *API) recordScale(r *http.Request, p auth.Principal, tenant, patient string, from, to int, in clinical.PatientInput) error {
+	rec := store.AuditRecord{Tenant: tenant, Actor: "user:" + p.UserID, Action: "patient.spo2_scale", Target: "patient:" + patient,
+		Reason: strings.TrimSpace(in.SpO2ScaleReasonCode + " " + in.SpO2ScaleReason),
+		Old:    jsonString(map[string]any{"spo2_scale": from}),
+		New: jsonString(map[string]any{"spo2_scale": to, "reason_code": in.SpO2ScaleReasonCode,
+			"reason": strings.TrimSpace(in.SpO2ScaleReason)})}
+	if err := a.cfg.Audit.Record(r.Context(), rec); err != nil {
+		return fmt.Errorf("audit patient.spo2_scale: %w", err)
+	}
+	return nil
 }
 
 type placeBody struct {

@@ -243,3 +243,125 @@ func TestClinicalRPMReportAPI(t *testing.T) {
 		t.Errorf("month 2026-13: %d, want 400", code)
 	}
 }
+
+// TestClinicalScaleChangeAPI: news2.md §4.3 through the API — a nurse may not change the SpO2
+// scale (403), Scale 2 without the reason code or text is 400 with a clear message, a clinician
+// (prescriber) may; the change is audited (who, old → new, reason); the stored set keeps Scale 1
+// and the current set is re-scored on Scale 2 (E10's values: 2 LOW → 5 MEDIUM).
+func TestClinicalScaleChangeAPI(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.call(t, "ta-nurse", "POST", tpa+"/patients", map[string]any{"id": "p", "mrn": "M", "name": "Pat", "sex": "male", "birth_date": "1950-01-01"}, 201, nil)
+	if code, b := f.do(t, "ta-nurse", "POST", tpa+"/patients", map[string]any{"id": "q", "mrn": "Q", "name": "Q", "sex": "male",
+		"spo2_scale": 2, "spo2_scale_reason_code": "HCRF_CONFIRMED_ABG", "spo2_scale_reason": "ABG"}); code != 403 {
+		t.Errorf("nurse creating a Scale 2 patient: %d %s, want 403", code, b)
+	}
+	type setJSON struct {
+		ID         string
+		Source     string
+		Scale      int
+		Total      *int
+		Band       *string
+		Supersedes string
+		Scores     map[string]int
+	}
+	var created struct{ Set setJSON }
+	f.call(t, "ta-nurse", "POST", tpa+"/patients/p/observations", map[string]any{"rr": 18, "spo2": 97, "o2": "OXYGEN", "sbp": 130, "pulse": 85,
+		"acvpu": "A", "temp": 37.2}, 201, &created)
+	if created.Set.Scale != 1 || *created.Set.Total != 2 || *created.Set.Band != "LOW" {
+		t.Fatalf("Scale 1 set %+v, want total 2 LOW", created.Set)
+	}
+	valid := map[string]any{"spo2_scale": 2, "spo2_scale_reason_code": "HCRF_CONFIRMED_ABG", "spo2_scale_reason": "ABG 27/11 pCO2 7.9 kPa"}
+	code, b := f.do(t, "ta-nurse", "PATCH", tpa+"/patients/p", valid)
+	if code != 403 || !bytes.Contains(b, []byte("prescriber")) {
+		t.Errorf("nurse setting Scale 2: %d %s, want 403 naming the prescriber permission", code, b)
+	}
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+		text  string
+	}{
+		{map[string]any{"spo2_scale": 2, "spo2_scale_reason": "ABG"}, "spo2_scale_reason_code", "HCRF_CONFIRMED_ABG"},
+		{map[string]any{"spo2_scale": 2, "spo2_scale_reason_code": "HCRF_CONFIRMED_ABG"}, "spo2_scale_reason", "free-text reason"},
+	} {
+		code, b := f.do(t, "ta-clinician", "PATCH", tpa+"/patients/p", c.body)
+		if code != 400 || !bytes.Contains(b, []byte(`"field":"`+c.field+`"`)) || !bytes.Contains(b, []byte(c.text)) {
+			t.Errorf("PATCH %v: %d %s, want 400 on %s saying %q", c.body, code, b, c.field, c.text)
+		}
+	}
+	var pt struct {
+		SpO2Scale int `json:"spo2_scale"`
+	}
+	f.call(t, "ta-clinician", "PATCH", tpa+"/patients/p", valid, 200, &pt)
+	if pt.SpO2Scale != 2 {
+		t.Fatalf("patient after the change: scale %d", pt.SpO2Scale)
+	}
+	recs, err := f.st.Audit(ctx, "ta", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scaleRecs int
+	for _, r := range recs {
+		if r.Action != "patient.spo2_scale" {
+			continue
+		}
+		scaleRecs++
+		if r.Actor != "user:"+f.users["ta-clinician"] || r.Target != "patient:p" || r.Time.IsZero() ||
+			r.Old != `{"spo2_scale":1}` || !strings.Contains(r.New, `"spo2_scale":2`) || !strings.Contains(r.Reason, "HCRF_CONFIRMED_ABG ABG 27/11") {
+			t.Errorf("audit entry %+v", r)
+		}
+	}
+	if scaleRecs != 1 {
+		t.Errorf("%d patient.spo2_scale audit entries, want 1", scaleRecs)
+	}
+	var hist struct{ Sets []setJSON }
+	f.call(t, "ta-clinician", "GET", tpa+"/patients/p/news2?to="+time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano), nil, 200, &hist)
+	if len(hist.Sets) != 2 {
+		t.Fatalf("sets %+v, want the old one and its re-score", hist.Sets)
+	}
+	if old := hist.Sets[0]; old.ID != created.Set.ID || old.Scale != 1 || *old.Total != 2 || old.Scores["spo2"] != 0 {
+		t.Errorf("old set changed: %+v", old)
+	}
+	if re := hist.Sets[1]; re.Source != "scale_change" || re.Supersedes != created.Set.ID || re.Scale != 2 || *re.Total != 5 || *re.Band != "MEDIUM" {
+		t.Errorf("re-scored set %+v, want scale_change, Scale 2, 5 MEDIUM", re)
+	}
+	// Setting the scale it already has is no change and needs no prescriber.
+	f.call(t, "ta-nurse", "PATCH", tpa+"/patients/p", map[string]any{"spo2_scale": 2, "name": "Pat Two"}, 200, nil)
+}
+
+// TestClinicalEncounterJSON: every encounter the API returns (admit, transfer, the patient page,
+// the encounter list) names its current ward and bed, as the patient list's summary does, next
+// to the bed stays (docs/clinical.md §1).
+func TestClinicalEncounterJSON(t *testing.T) {
+	f := newFixture(t)
+	f.call(t, "ta-nurse", "POST", tpa+"/wards", map[string]any{"id": "wa", "name": "Ward A", "beds": []string{"01", "02"}}, 201, nil)
+	f.call(t, "ta-nurse", "POST", tpa+"/patients", map[string]any{"id": "p", "mrn": "M", "name": "Pat", "sex": "male"}, 201, nil)
+	type enc struct {
+		ID, Ward, Bed string
+		Stays         []struct{ Ward, Bed string }
+	}
+	var admitted enc
+	f.call(t, "ta-nurse", "POST", tpa+"/patients/p/admit", map[string]any{"ward": "wa", "bed": "wa-01", "at": time.Now().Add(-time.Hour)}, 201, &admitted)
+	if admitted.Ward != "wa" || admitted.Bed != "wa-01" || len(admitted.Stays) != 1 {
+		t.Errorf("admit response %+v, want ward wa bed wa-01 and one stay", admitted)
+	}
+	var moved enc
+	f.call(t, "ta-nurse", "POST", tpa+"/patients/p/transfer", map[string]any{"ward": "wa", "bed": "wa-02"}, 200, &moved)
+	var page struct{ Encounter enc }
+	f.call(t, "ta-nurse", "GET", tpa+"/patients/p", nil, 200, &page)
+	var list struct{ Encounters []enc }
+	f.call(t, "ta-nurse", "GET", tpa+"/patients/p/encounters", nil, 200, &list)
+	var rows struct{ Patients []struct{ Encounter enc } }
+	f.call(t, "ta-nurse", "GET", tpa+"/patients?admitted=true", nil, 200, &rows)
+	if len(list.Encounters) != 1 || len(rows.Patients) != 1 {
+		t.Fatalf("encounters %+v, patients %+v", list, rows)
+	}
+	for name, e := range map[string]enc{"transfer": moved, "page": page.Encounter, "encounters": list.Encounters[0], "patients": rows.Patients[0].Encounter} {
+		if e.ID != admitted.ID || e.Ward != "wa" || e.Bed != "wa-02" {
+			t.Errorf("%s: encounter %+v, want %s in wa / wa-02", name, e, admitted.ID)
+		}
+	}
+	if len(page.Encounter.Stays) != 2 || page.Encounter.Stays[1].Bed != "wa-02" {
+		t.Errorf("page encounter stays %+v, want wa-01 then wa-02", page.Encounter.Stays)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 )
@@ -47,6 +48,33 @@ type Encounter struct {
 	Admitted   time.Time `json:"admitted"`
 	Discharged time.Time `json:"discharged,omitzero"`
 	Stays      []BedStay `json:"stays"`
+}
+
+// Current returns the encounter's current bed stay: the open one, else (discharged) the one
+// that began last; ok is false when it has none.
+func (e Encounter) Current() (st BedStay, ok bool) {
+	for _, x := range e.Stays {
+		switch {
+		case !ok, x.To.IsZero() && !st.To.IsZero(), x.To.IsZero() == st.To.IsZero() && x.From.After(st.From):
+			st, ok = x, true
+		}
+	}
+	return st, ok
+}
+
+// MarshalJSON writes the encounter with its current place, "ward" and "bed" of Current
+// (omitted when it has no stay), next to the full "stays" (docs/clinical.md §1).
+func (e Encounter) MarshalJSON() ([]byte, error) {
+	type plain Encounter // no MarshalJSON: no recursion
+	v := struct {
+		plain
+		Ward string `json:"ward,omitempty"`
+		Bed  string `json:"bed,omitempty"`
+	}{plain: plain(e)}
+	if st, ok := e.Current(); ok {
+		v.Ward, v.Bed = st.Ward, st.Bed
+	}
+	return json.Marshal(v)
 }
 
 // BedStay is a patient's time in one bed during an encounter; To is zero while open.

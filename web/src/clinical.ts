@@ -92,14 +92,17 @@ export interface Assignment {
   created?: string;
 }
 
+// An encounter as the API returns it (docs/clinical.md §1): ward and bed are its current place
+// (the open bed stay, else the last one); stays are every bed stay, oldest first. `discharged`
+// and a stay's `to` are absent while open.
 export interface Encounter {
   id: string;
   patient: string;
   ward: string;
   bed: string;
   admitted: string;
-  discharged: string | null;
-  stays?: { ward: string; bed: string; from: string; to: string | null }[];
+  discharged?: string | null;
+  stays?: { ward: string; bed: string; from: string; to?: string | null }[];
 }
 
 export interface Flag {
@@ -240,8 +243,9 @@ export const paramLabel: Record<string, string> = {
 
 export const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '–');
 
-// normaliseView fills what the API may leave out: empty lists for null ones, and the
-// encounter's ward and bed from its open (else last) bed stay.
+// normaliseView fills what the API may leave out: empty lists for null ones, and (from a
+// server older than the encounter's ward/bed fields) the encounter's ward and bed from its open
+// (else last) bed stay.
 export function normaliseView(v: PatientView): PatientView {
   const enc = v.encounter;
   if (enc && (!enc.ward || !enc.bed)) {

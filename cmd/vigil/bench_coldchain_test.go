@@ -63,7 +63,7 @@ func TestBenchColdChainUnits(t *testing.T) {
 	}
 
 	mqttAddr := freePort(t)
-	p := startVigil(t, t.TempDir(), nil, "--mqtt", mqttAddr)
+	p := startVigil(t, t.TempDir(), nil, append([]string{"--mqtt", mqttAddr}, strings.Fields(os.Getenv("VIGIL_BENCH_ARGS"))...)...)
 	admin := loginAdmin(t, p.url)
 	var ten struct {
 		ID string `json:"id"`

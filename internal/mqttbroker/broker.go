@@ -93,6 +93,10 @@ type Broker struct {
 
 // New opens the configured listeners (so an address in use fails here, not later) and prepares
 // the broker; Run serves it.
+
+// clientWritesPending bounds the messages queued for one MQTT client.
+const clientWritesPending = 1024
+
 func New(cfg Config) (*Broker, error) {
 	if cfg.Ingest == nil || cfg.Auth == nil || cfg.Registerer == nil {
 		return nil, errors.New("mqttbroker: Ingest, Auth and Registerer are required")
@@ -132,6 +136,11 @@ func New(cfg Config) (*Broker, error) {
 	caps.MaximumQos = 1 // QoS 2 is downgraded to 1: PUBACK after the durable append is the guarantee
 	caps.MaximumSessionExpiryInterval = uint32(cfg.SessionExpiry / time.Second)
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
+	// Outbound messages waiting for one client (commands to a device, events to a subscribed
+	// integration): mochi's default of 8,192 allocates a 64 KiB queue per connection, most of
+	// the memory of 10,000 idle devices. A client more than 1,024 messages behind is dropped
+	// from, as mochi does at any bound (counted in vigil_mqtt_dropped_total and logged).
+	caps.MaximumClientWritesPending = clientWritesPending
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		InlineClient: true, // the broker itself publishes connectivity and, later, commands

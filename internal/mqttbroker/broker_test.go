@@ -1,6 +1,7 @@
 package mqttbroker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -571,5 +572,44 @@ func TestPublishAlarm(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no alarm notification")
+	}
+}
+
+// TestSlowSubscriberDropped: a subscriber that stops reading gets at most
+// clientWritesPending messages queued; the rest are counted in vigil_mqtt_dropped_total
+// instead of growing the broker's memory, and the broker keeps serving other clients.
+func TestSlowSubscriberDropped(t *testing.T) {
+	h := startBroker(t, &fakeLog{})
+	stall := make(chan struct{})
+	defer close(stall)
+	u5, _ := connect5(t, h.addr, "user:alice", "alice", "vgt_alice", func(paho.PublishReceived) { <-stall })
+	if sa, err := u5.Subscribe(t.Context(), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "vigil/v1/t/acme/alarms", QoS: 0}}}); err != nil {
+		t.Fatalf("subscribe: %v (%+v)", err, sa)
+	}
+	payload := bytes.Repeat([]byte("x"), 16<<10)
+	const n = 4 * clientWritesPending // 64 MiB: more than socket buffers and the queue hold
+	for range n {
+		if err := h.b.srv.Publish(AlarmTopic("acme"), payload, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropped := func() float64 {
+		mfs, _ := h.reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "vigil_mqtt_dropped_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return -1
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for dropped() <= 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := dropped(); d <= 0 || d >= n {
+		t.Fatalf("vigil_mqtt_dropped_total = %v, want some but not all of %d", d, n)
+	}
+	if _, code := connect3(t, h.addr, "bed4-mon", "bed4-mon", "s3cret", nil); code != 0 {
+		t.Fatalf("a device connecting meanwhile: CONNACK %d, want 0", code)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -47,6 +49,8 @@ type hook struct {
 	mu      sync.RWMutex // guards ctx and clients
 	ctx     context.Context
 	clients map[*mqtt.Client]principal // authenticated connections, from OnConnect to OnDisconnect
+
+	droppedLogged atomic.Int64 // unix nanoseconds of the last dropped-message log line
 }
 
 func (h *hook) ID() string { return "vigil" }
@@ -54,8 +58,20 @@ func (h *hook) ID() string { return "vigil" }
 func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish,
-		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnWill,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnWill, mqtt.OnPublishDropped,
 	}, []byte{b})
+}
+
+// OnPublishDropped counts a message mochi did not queue for cl: its outbound queue
+// (clientWritesPending) was full.
+// It logs at most one line every 10 s, so a stalled subscriber cannot flood the log.
+func (h *hook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.b.metrics.dropped.Inc()
+	now := time.Now().UnixNano()
+	if last := h.droppedLogged.Load(); now-last >= int64(10*time.Second) && h.droppedLogged.CompareAndSwap(last, now) {
+		h.b.log.Warn("mqtt: message dropped for a client too far behind (vigil_mqtt_dropped_total counts all)",
+			"client", cl.ID, "topic", pk.TopicName, "queue", clientWritesPending)
+	}
 }
 
 // setContext gives the hook the broker's lifetime context (hooks get none from mochi): every

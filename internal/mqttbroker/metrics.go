@@ -20,6 +20,7 @@ type metrics struct {
 	publishRejected   *prometheus.CounterVec // by protocol version and reason
 	connectsRefused   *prometheus.CounterVec // by reason code
 	subscribesRefused prometheus.Counter
+	dropped           prometheus.Counter // messages for a client whose outbound queue was full
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,8 +37,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vigil_mqtt_acl_denied_total",
 			Help: "Subscription filters and deliveries refused by the topic ACL.",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_mqtt_dropped_total",
+			Help: "Messages not sent to a client because its outbound queue was full (a slow or stalled subscriber).",
+		}),
 	}
-	reg.MustRegister(m.publishRejected, m.connectsRefused, m.subscribesRefused)
+	reg.MustRegister(m.publishRejected, m.connectsRefused, m.subscribesRefused, m.dropped)
 	return m
 }
 

@@ -4,7 +4,7 @@
 // session sees the new state live. Skips, saying so, when the binary has no alarm API yet.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, login, startVigil } from './harness.mjs';
+import { launchBrowser, login, startVigil, apiLogin as harnessLogin } from './harness.mjs';
 
 const device = 'alarm-test-oximeter';
 const subject = 'patient-alarm-test';
@@ -13,14 +13,7 @@ let chrome;
 let missing = '';
 let secret = '';
 
-async function apiLogin(user) {
-  const r = await fetch(vigil.url + '/api/v1/login', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: user, password: vigil.passwords[user] }),
-  });
-  assert.equal(r.status, 200, `login ${user}: ${r.status}`);
-  return (await r.json()).token;
-}
+const apiLogin = (user) => harnessLogin(vigil, user);
 
 before(async () => {
   vigil = await startVigil();

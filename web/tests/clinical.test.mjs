@@ -11,7 +11,7 @@
 // no clinical API yet.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, login, shot, startVigil } from './harness.mjs';
+import { launchBrowser, login, shot, startVigil, apiCall, apiLogin as harnessLogin } from './harness.mjs';
 
 const device = 'clinical-test-monitor';
 const patient = 'patient-t01';
@@ -24,24 +24,9 @@ let secret = '';
 let admin;
 let nurseToken;
 
-async function apiLogin(user) {
-  const r = await fetch(vigil.url + '/api/v1/login', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: user, password: vigil.passwords[user] }),
-  });
-  assert.equal(r.status, 200, `login ${user}: ${r.status}`);
-  return (await r.json()).token;
-}
+const apiLogin = (user) => harnessLogin(vigil, user);
 
-async function call(token, method, path, body, want) {
-  const r = await fetch(vigil.url + '/api/v1/tenants/demo' + path, {
-    method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  if (want !== undefined) assert.equal(r.status, want, `${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const call = (token, method, path, body, want) => apiCall(vigil, token, method, path, body, want);
 
 // post sends one pack of the test monitor: for each second offset in `ats` (seconds before now,
 // negative), the vitals `v(i)`.

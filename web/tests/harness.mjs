@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..');
@@ -121,4 +122,27 @@ export async function launchBrowser() {
     },
     close: () => browser.close(),
   };
+}
+
+// apiLogin signs user in through the API of a running vigil (startVigil) and returns the
+// session token.
+export async function apiLogin(vigil, user) {
+  const r = await fetch(vigil.url + '/api/v1/login', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: user, password: vigil.passwords[user] }),
+  });
+  assert.equal(r.status, 200, `login ${user}: ${r.status}`);
+  return (await r.json()).token;
+}
+
+// apiCall calls path under the demo tenant with token and returns the decoded JSON body (null
+// when empty); with want, it asserts the HTTP status.
+export async function apiCall(vigil, token, method, path, body, want) {
+  const r = await fetch(vigil.url + '/api/v1/tenants/demo' + path, {
+    method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (want !== undefined) assert.equal(r.status, want, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
 }

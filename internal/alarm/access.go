@@ -87,6 +87,7 @@ const (
 	ActCancel      Action = "cancel"      // T14, reason required
 	ActAlarmPause  Action = "alarm-pause" // §5.2, per patient or device
 	ActAudioPause  Action = "audio-pause" // §5.1, per console
+	ActAssess      Action = "assess"      // §6/§7: record "assessment done" on a NEWS2 alert
 )
 
 // Permitted reports whether capacity c may take action on alarms of kind k (spec §6).
@@ -104,6 +105,8 @@ func Permitted(c Capacity, act Action, k Kind) bool {
 		return c == CapAssignedNurse || c == CapChargeNurse || c == CapPhysician
 	case ActCancel:
 		return c == CapUnitAdmin
+	case ActAssess:
+		return c == CapPhysician || c == CapRRT
 	}
 	return false
 }
@@ -130,6 +133,7 @@ var allowedFrom = map[Action][]State{
 	ActDecline:     {Active},
 	ActEscalate:    {Active, Latched},
 	ActCancel:      {Pending, Active, Latched, Acknowledged},
+	ActAssess:      {Active, Latched, Acknowledged},
 }
 
 // CheckTransition reports whether act by actor applies to an alarm of tenant and kind in

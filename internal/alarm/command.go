@@ -27,7 +27,7 @@ func (c *core) command(ctx context.Context, cmd Command, now time.Time) error {
 		return c.audioPause(cmd, now)
 	case ActAlarmPause:
 		return c.alarmPause(cmd, now)
-	case ActAcknowledge, ActDecline, ActEscalate, ActCancel:
+	case ActAcknowledge, ActDecline, ActEscalate, ActCancel, ActAssess:
 	default:
 		return fmt.Errorf("alarm command %q: %w", cmd.Action, ErrInvalid)
 	}
@@ -104,6 +104,8 @@ func (c *core) command(ctx context.Context, cmd Command, now time.Time) error {
 		if a.EscalationLevel+1 < len(t.Policy.Tiers) && !a.AnnouncedAt.IsZero() {
 			c.fireTier(ctx, t, a.EscalationLevel+1, now, NotifyAlert)
 		}
+	case ActAssess: // spec §7: stops the NEWS2 assessment timer
+		return c.assess(t, cmd, now)
 	case ActCancel: // T14
 		a.ReasonCode, a.Note = cmd.Reason, cmd.Note
 		c.info(t, NotifyCancelled, now, "")

@@ -217,6 +217,7 @@ func (c *core) onCondition(ctx context.Context, cond Condition) {
 			}
 			m.Present = true
 			t.Alarm.State, t.Alarm.OccurrenceCount = Active, 1
+			c.startAssessment(&t.Alarm, at) // T2
 			c.event(t, EvCreated, at, system, "", Active, "", "", nil)
 			c.announce(ctx, t, at, "")
 			return
@@ -237,14 +238,19 @@ func (c *core) onCondition(ctx context.Context, cond Condition) {
 		if cond.Latching {
 			a.Latching = true
 		}
-		raised := cond.Priority > a.Priority
+		// A NEWS2 band rise is T13 even when the priority stays (RED_SCORE → MEDIUM, spec §7).
+		raised := cond.Priority > a.Priority || (cond.Priority == a.Priority && news2Rank(cond.Code) > news2Rank(a.Code))
 		if raised {
 			a.Priority, a.Code = cond.Priority, cond.Code
+			if a.State != Pending {
+				c.startAssessment(a, at) // T13: the new band's deadline
+			}
 			c.event(t, EvPriorityRaised, at, system, a.State, a.State, "", string(cond.Code), nil)
 		}
 		switch a.State {
 		case Pending: // T3 (or T13 from PENDING)
 			a.OccurrenceCount = 1
+			c.startAssessment(a, at)
 			c.setState(t, Active, at, system, "", "")
 			c.announce(ctx, t, at, "")
 		case Latched: // T9, and T13 when raised
@@ -314,7 +320,7 @@ func worse(cond Condition, worst float64) bool {
 
 func (c *core) close(t *Tracked, to State, at time.Time, actor, reason, note string) {
 	a := &t.Alarm
-	a.ClosedAt = at
+	a.ClosedAt, a.AssessmentDue = at, time.Time{}
 	for i := range t.Recipients {
 		t.Recipients[i].Live = false
 	}
@@ -425,7 +431,7 @@ func (t *Tracked) recipient(u string) *Recipient {
 func (c *core) notify(t *Tracked, r *Recipient, kind NotificationKind, evID ID, now time.Time) {
 	a := &t.Alarm
 	attempt := r.Attempts
-	if kind != NotifyAlert && kind != NotifyRenotify {
+	if kind != NotifyAlert && kind != NotifyRenotify && kind != NotifyAssessmentOverdue {
 		attempt = r.Infos
 	}
 	c.notes = append(c.notes, Notification{
@@ -537,6 +543,9 @@ func (c *core) due(t *Tracked) (time.Time, bool) {
 			consider(t.ReAlarmAt)
 		}
 	}
+	if !a.AssessmentDue.IsZero() {
+		consider(a.AssessmentDue)
+	}
 	return d, !d.IsZero() || a.Inactivation == AlarmPaused
 }
 
@@ -595,13 +604,16 @@ func (c *core) fireDue(ctx context.Context, now time.Time) {
 
 func (c *core) fire(ctx context.Context, t *Tracked, now time.Time) {
 	a := &t.Alarm
+	if !a.AssessmentDue.IsZero() && !a.AssessmentDue.After(now) {
+		c.assessmentOverdue(ctx, t, now)
+	}
 	switch {
 	case a.Inactivation == AlarmPaused:
 		if _, ok := c.paused(a, now); !ok {
 			c.announce(ctx, t, now, ReasonPauseEnded)
 		}
 	case a.State == Acknowledged: // T11
-		if a.ConditionActive && !t.ReAlarmAt.After(now) {
+		if a.ConditionActive && !t.ReAlarmAt.IsZero() && !t.ReAlarmAt.After(now) {
 			c.setState(t, Active, now, system, ReasonReAlarm, "")
 			c.announce(ctx, t, now, "")
 		}

@@ -31,7 +31,8 @@
 // CapacityOf; Permitted and CheckTransition hold the table. Acknowledge: nurses (assigned,
 // unit, charge), physicians and RRT for physiological/advisory alarms; nurses, physicians and
 // biomed/ops for technical. Decline/escalate: nurses, physicians, RRT. Alarm pause: assigned
-// nurse, charge nurse, physician. Cancel: unit admin, reason mandatory. Other tenants: not found.
+// nurse, charge nurse, physician. Record a NEWS2 assessment: physician, RRT. Cancel: unit admin,
+// reason mandatory. Other tenants: not found.
 //
 // # Timers (spec §4.4, §5, §10.2; Vigil decisions)
 //
@@ -64,6 +65,9 @@
 // configured (TechEvaluator.Expect) or learned as the smallest gap seen, starting at 1 s from
 // the first reading; an alarm pause longer than exactly 3 min needs a reason; CLOCK_SKEW goes
 // to the ops on-call policy, other technical alarms follow the ward schedule of their priority.
-// Not implemented yet: SatSeconds, NEWS2 assessment timer, reassign, alarm off (§5.3),
+// The NEWS2 assessment timer (§7) is assess.go: a deadline on the alarm (AssessmentDue) that
+// fires NEWS2_ASSESSMENT_OVERDUE once and re-notifies tier 1; ActAssess stops it; a NEWS2 band
+// rise counts as T13 even at equal priority (RED_SCORE → MEDIUM).
+// Not implemented yet: SatSeconds, reassign, alarm off (§5.3),
 // delivery status handling (§10.4), SIGNAL_QUALITY_LOW, IMPLAUSIBLE_VALUE and chattering.
 package alarm

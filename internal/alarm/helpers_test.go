@@ -11,8 +11,8 @@ import (
 	"github.com/vigil-iomt/vigil/internal/reading"
 )
 
-// dir is the test Directory: assigned nurse A, buddy B, charge C, RRT D, physician on call P,
-// ops O.
+// dir is the test Directory: assigned nurse A, buddy B, charge C, RRT D, physician on call P
+// (the medical team), consultant on call Q, ops O.
 type dir struct{}
 
 func (dir) Recipients(_ context.Context, _ AlarmRef, r RecipientRule) ([]string, error) {
@@ -28,6 +28,9 @@ func (dir) Recipients(_ context.Context, _ AlarmRef, r RecipientRule) ([]string,
 	case RoleOnCall:
 		if strings.HasPrefix(r.Ref, "ops") {
 			return []string{"O"}, nil
+		}
+		if strings.HasPrefix(r.Ref, "consultant") {
+			return []string{"Q"}, nil
 		}
 		return []string{"P"}, nil
 	}

@@ -50,6 +50,9 @@ type Policy struct {
 	// ReAlarmAfterAck re-announces an acknowledged alarm whose condition persists; 0 means
 	// never (NEWS2, spec §7).
 	ReAlarmAfterAck time.Duration `json:"realarm_after_ack"`
+	// AssessWithin is the NEWS2 assessment timeout (spec §7) for the NEWS2_MEDIUM and
+	// NEWS2_HIGH alerts this policy routes; 0 means the code's default (60 and 30 min).
+	AssessWithin time.Duration `json:"assess_within,omitempty"`
 }
 
 func contains[T comparable](list []T, v T) bool {
@@ -127,9 +130,9 @@ func DefaultPolicies() Policies {
 			Tiers: []Tier{{0, []RecipientRule{nurse}}, {1800 * s, []RecipientRule{charge}}}},
 		{ID: "technical-ops", Version: 1, Codes: []Code{ClockSkew}, Renotify: 900 * s, ReAlarmAfterAck: 60 * m,
 			Tiers: []Tier{{0, []RecipientRule{{Kind: RoleOnCall, Ref: "ops"}}}, {600 * s, []RecipientRule{{Kind: RoleOnCall, Ref: "ops-lead"}}}}},
-		{ID: "news2-high", Version: 1, Codes: []Code{NEWS2High}, Renotify: 30 * s,
+		{ID: "news2-high", Version: 1, Codes: []Code{NEWS2High}, Renotify: 30 * s, AssessWithin: AssessWithinHigh,
 			Tiers: []Tier{{0, []RecipientRule{nurse, medTeam, {Kind: RRT}}}, {5 * m, []RecipientRule{charge, {Kind: RoleOnCall, Ref: "consultant/medical"}}}}},
-		{ID: "news2-medium", Version: 1, Codes: []Code{NEWS2Medium}, Renotify: 120 * s,
+		{ID: "news2-medium", Version: 1, Codes: []Code{NEWS2Medium}, Renotify: 120 * s, AssessWithin: AssessWithinMedium,
 			Tiers: []Tier{{0, []RecipientRule{nurse, medTeam}}, {15 * m, []RecipientRule{charge}}}},
 		{ID: "news2-red-score", Version: 1, Codes: []Code{NEWS2RedScore}, Renotify: 120 * s,
 			Tiers: []Tier{{0, []RecipientRule{nurse}}, {30 * m, []RecipientRule{charge}}}},
@@ -199,8 +202,8 @@ func (p *Policy) Validate() error {
 			bad("unknown priority %d", pr)
 		}
 	}
-	if p.Renotify < 0 || p.ReAlarmAfterAck < 0 {
-		bad("renotify and realarm_after_ack must not be negative")
+	if p.Renotify < 0 || p.ReAlarmAfterAck < 0 || p.AssessWithin < 0 {
+		bad("renotify, realarm_after_ack and assess_within must not be negative")
 	}
 	return errors.Join(errs...)
 }

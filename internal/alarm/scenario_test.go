@@ -2,6 +2,9 @@ package alarm
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -490,4 +493,86 @@ func TestNoDataConfiguredInterval(t *testing.T) {
 	if c := x.Check(base.Add(24*time.Hour), nil); len(c) != 0 {
 		t.Fatalf("a day later = %+v, want nothing more (the door contact is sent on change)", c)
 	}
+}
+
+// news2 feeds a NEWS2 alert condition as the clinical processor raises it (alarms.md §7):
+// advisory, latching, onset at the episode's first set.
+func news2(h *harness, code Code, score float64, onset, sec int) {
+	info, _ := code.Info()
+	h.cond(Condition{Tenant: "t1", Subject: "pat1", Unit: "ward1", Metric: "news2", Code: code, Kind: Advisory,
+		Priority: info.Priority, Latching: true, Status: StatusPresent, At: h.at(sec), Onset: h.at(onset), Value: score})
+}
+
+// without drops the lines of one notification kind from a noteLog.
+func without(lines []string, kind NotificationKind) []string {
+	var out []string
+	for _, l := range lines {
+		if !strings.Contains(l, " "+string(kind)+" ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// S13 — NEWS2 MEDIUM then HIGH. Base 13:00:00. A assigned nurse, P on-call medical team
+// (registrar), C charge nurse, D outreach/RRT, Q on-call consultant.
+func TestS13News2MediumThenHigh(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC))
+	news2(h, NEWS2Medium, 5, 0, 0) // 13:00:00, news2.md example E10 scores 5
+	tr := h.onlyOpen()
+	if a := tr.Alarm; a.State != Active || a.Priority != Medium || !a.Latching || !a.AssessmentDue.Equal(h.at(3600)) {
+		t.Fatalf("13:00 alarm = %s %s latching %v assessment due %v; want ACTIVE MEDIUM latching, due 14:00",
+			a.State, a.Priority, a.Latching, a.AssessmentDue)
+	}
+	if err := h.do(1200, Command{Action: ActAcknowledge, Actor: actor("A", CapAssignedNurse)}.withID(h)); err != nil { // 13:20
+		t.Fatal(err)
+	}
+	h.until(h.at(3599))
+	if n := countType(h.events, EvAssessmentOverdue); n != 0 {
+		t.Fatalf("overdue logged %d times before 14:00", n)
+	}
+	h.until(h.at(3600)) // 14:00: no assessment recorded
+	if a := h.onlyOpen().Alarm; a.State != Acknowledged || !a.AssessmentDue.IsZero() {
+		t.Errorf("14:00 alarm = %s, assessment due %v; want ACKNOWLEDGED (the overdue is an event, not a transition), no deadline", a.State, a.AssessmentDue)
+	}
+	news2(h, NEWS2High, 7, 0, 3900) // 14:05:00 next complete set scores 7
+	h.until(h.at(4200))             // 14:10:00
+
+	a := h.onlyOpen().Alarm
+	if a.ID != tr.Alarm.ID || a.Code != NEWS2High || a.Priority != High || a.State != Active ||
+		!a.AnnouncedAt.Equal(h.at(3900)) || !a.AssessmentDue.Equal(h.at(3900+1800)) {
+		t.Errorf("14:10 alarm = same id %v, %s %s %s announced %v assessment due %v; want same id, NEWS2_HIGH HIGH ACTIVE, announced 14:05, due 14:35",
+			a.ID == tr.Alarm.ID, a.Code, a.Priority, a.State, a.AnnouncedAt, a.AssessmentDue)
+	}
+	eq(t, "states", h.stateLog(), []string{"0 >ACTIVE", "1200 ACTIVE>ACKNOWLEDGED", "3900 ACKNOWLEDGED>ACTIVE"})
+	eq(t, "notifications (reminders aside)", without(h.noteLog(), NotifyRenotify), []string{
+		"0 ALERT A t0", "0 ALERT P t0", // nurse + on-call medical team
+		"900 ALERT C t1",                           // 13:15 tier 1: charge nurse
+		"1200 ACCEPTED P t0", "1200 ACCEPTED C t1", // 13:20 A acknowledges
+		"3600 ASSESSMENT_OVERDUE C t1",                          // 14:00 tier 1 re-notified
+		"3900 ALERT A t0", "3900 ALERT D t0", "3900 ALERT P t0", // 14:05 T13: nurse + medical team + outreach
+		"4200 ALERT C t1", "4200 ALERT Q t1", // 14:10 tier 1: charge nurse + consultant
+	})
+	var overdue []string
+	for _, e := range h.events {
+		if e.Type == EvAssessmentOverdue || (e.Type == EvNotified && e.Reason == ReasonAssessmentOverdue) {
+			overdue = append(overdue, fmt.Sprintf("%d %s %s %v", int(e.At.Sub(h.base)/time.Second), e.Type, e.To, e.Recipients))
+		}
+	}
+	eq(t, "overdue events", overdue, []string{"3600 NEWS2_ASSESSMENT_OVERDUE ACKNOWLEDGED []", "3600 NOTIFIED ACKNOWLEDGED [C]"})
+	if !slices.ContainsFunc(a.History, func(tr Transition) bool {
+		return tr.Type == EvAssessmentOverdue && tr.At.Equal(h.at(3600))
+	}) {
+		t.Error("NEWS2_ASSESSMENT_OVERDUE is not in the alarm's history")
+	}
+}
+
+func countType(evs []Event, typ EventType) int {
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
 }

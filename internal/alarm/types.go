@@ -221,6 +221,7 @@ type Alarm struct {
 	AnnouncedAt     time.Time // zero until announced
 	AcknowledgedAt  time.Time
 	AcknowledgedBy  string
+	AssessmentDue   time.Time // NEWS2 assessment deadline (assess.go); zero when none is running
 	ClosedAt        time.Time // resolved, discarded or cancelled
 	EscalationLevel int       // highest tier notified so far; -1 before any
 	OccurrenceCount int

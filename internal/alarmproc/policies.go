@@ -22,8 +22,9 @@ type PolicyDoc struct {
 	Tiers           []TierDoc    `json:"tiers"`
 	RenotifyS       int64        `json:"renotify_s"`
 	ReAlarmAfterAck int64        `json:"realarm_after_ack_s"`
-	Version         int          `json:"version,omitempty"` // set by the server
-	Default         bool         `json:"default,omitempty"` // a built-in policy (read-only)
+	AssessWithinS   int64        `json:"assess_within_s,omitempty"` // NEWS2 assessment timer (alarms.md §7); 0: the default
+	Version         int          `json:"version,omitempty"`         // set by the server
+	Default         bool         `json:"default,omitempty"`         // a built-in policy (read-only)
 }
 
 // TierDoc is one tier of a PolicyDoc.
@@ -42,7 +43,8 @@ type PoliciesView struct {
 
 func docOf(p alarm.Policy) PolicyDoc {
 	d := PolicyDoc{ID: p.ID, Units: p.Units, Kinds: p.Kinds, Codes: p.Codes, Version: p.Version,
-		RenotifyS: int64(p.Renotify / time.Second), ReAlarmAfterAck: int64(p.ReAlarmAfterAck / time.Second)}
+		RenotifyS: int64(p.Renotify / time.Second), ReAlarmAfterAck: int64(p.ReAlarmAfterAck / time.Second),
+		AssessWithinS: int64(p.AssessWithin / time.Second)}
 	for _, pr := range p.Priorities {
 		d.Priorities = append(d.Priorities, lower(pr.String()))
 	}
@@ -54,7 +56,8 @@ func docOf(p alarm.Policy) PolicyDoc {
 
 func policyOf(tenant string, version int, d PolicyDoc) (alarm.Policy, error) {
 	p := alarm.Policy{ID: d.ID, Version: version, Tenant: tenant, Units: d.Units, Kinds: d.Kinds, Codes: d.Codes,
-		Renotify: time.Duration(d.RenotifyS) * time.Second, ReAlarmAfterAck: time.Duration(d.ReAlarmAfterAck) * time.Second}
+		Renotify: time.Duration(d.RenotifyS) * time.Second, ReAlarmAfterAck: time.Duration(d.ReAlarmAfterAck) * time.Second,
+		AssessWithin: time.Duration(d.AssessWithinS) * time.Second}
 	for _, s := range d.Priorities {
 		var pr alarm.Priority
 		if err := pr.UnmarshalText([]byte(upper(s))); err != nil {

@@ -29,6 +29,7 @@ type View struct {
 	SilencedUntil    *time.Time `json:"silenced_until,omitempty"`
 	EscalationTier   int        `json:"escalation_tier"`
 	NextEscalationAt *time.Time `json:"next_escalation_at,omitempty"`
+	AssessmentDueAt  *time.Time `json:"assessment_due_at,omitempty"` // NEWS2 assessment deadline while it runs (alarms.md §7)
 	ResolvedAt       *time.Time `json:"resolved_at,omitempty"`
 	History          []Step     `json:"history,omitempty"`
 }
@@ -68,7 +69,7 @@ func ViewOf(a alarm.Alarm, policies alarm.Policies, silenced time.Time) View {
 		Kind: lower(string(a.Kind)), Priority: lower(a.Priority.String()),
 		State: lower(string(a.State)), Unit: a.UCUM, CareUnit: a.Unit, RaisedAt: RaisedAt(&a),
 		AcknowledgedAt: timePtr(a.AcknowledgedAt), AcknowledgedBy: a.AcknowledgedBy,
-		EscalationTier: max(a.EscalationLevel, 0),
+		EscalationTier: max(a.EscalationLevel, 0), AssessmentDueAt: timePtr(a.AssessmentDue),
 	}
 	if a.Kind != alarm.Technical || a.LastValue != 0 {
 		val := a.LastValue

@@ -127,7 +127,7 @@ type alarmCommandBody struct {
 	Duration string `json:"duration"`
 }
 
-// alarmCommand serves POST …/alarms/{alarm}/{ack|silence|escalate|resolve}.
+// alarmCommand serves POST …/alarms/{alarm}/{ack|silence|escalate|resolve|assessment}.
 func (a *API) alarmCommand(act alarm.Action) func(http.ResponseWriter, *http.Request, auth.Principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		svc, err := a.alarmSvc()

@@ -170,6 +170,7 @@ func (a *API) table() []Route {
 		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/silence", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActAlarmPause)},
 		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/escalate", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActEscalate)},
 		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/resolve", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActCancel)},
+		{Pattern: "POST /api/v1/tenants/{tenant}/alarms/{alarm}/assessment", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.alarmCommand(alarm.ActAssess)},
 		{Pattern: "GET /api/v1/tenants/{tenant}/subjects/{subject}/alarms", Access: Tenant, Perm: auth.PermAlarmsRead, handler: a.subjectAlarms},
 
 		{Pattern: "GET /api/v1/tenants/{tenant}/audit", Access: Tenant, Perm: auth.PermAuditRead, handler: a.listAudit},

@@ -43,6 +43,7 @@ var summaries = map[string]string{
 	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/silence":     "Alarm pause of the alarm's subject ({\"duration\":\"2m\",\"reason\"}; above 3 min a reason is required, max 10 min).",
 	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/escalate":    "Escalate to the next tier now ({\"reason\"} required).",
 	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/resolve":     "Resolve (cancel) an alarm by hand with {\"note\"} (admin).",
+	"POST /api/v1/tenants/{tenant}/alarms/{alarm}/assessment":  "Record \"assessment done\" on a NEWS2 alert ({\"note\"?}); stops its assessment timer (alarms.md §7). Physicians with access to the patient and RRT/outreach only; audited.",
 	"GET /api/v1/tenants/{tenant}/subjects/{subject}/alarms":   "A subject's alarm history (all states unless ?state=active).",
 	"GET /api/v1/tenants/{tenant}/care-assignments":            "Care-team assignments active ?at= (RFC 3339, default now; all for every one): assigned and buddy nurses of patients, charge and unit nurses of units.",
 	"POST /api/v1/tenants/{tenant}/care-assignments":           "Assign a user to a patient (role assigned or buddy, subject) or a unit (role charge or unit, unit) from from (default now) until to (optional). Audited.",

@@ -576,3 +576,19 @@ func countType(evs []Event, typ EventType) int {
 	}
 	return n
 }
+
+// TestStatusFlagsAreNoDataSources: sensor_off and signal_poor may be sent only when they
+// change and a heartbeat is not clinical data, so a silence after them raises no NO_DATA;
+// the heart rate sent alongside still does.
+func TestStatusFlagsAreNoDataSources(t *testing.T) {
+	base := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	x := NewTechEvaluator()
+	for _, m := range []string{"sensor_off", "signal_poor", "heartbeat", "hr"} {
+		r := mkReading("t1", "mon1", "pat1", m, 0, base)
+		x.Reading(&r, "", nil)
+	}
+	c := x.Check(base.Add(time.Hour), nil)
+	if len(c) != 1 || c[0].Metric != "hr" || c[0].Code != NoData {
+		t.Fatalf("an hour later: %+v, want NO_DATA for hr only", c)
+	}
+}

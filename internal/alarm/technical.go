@@ -22,7 +22,8 @@ const (
 	SkewLimitHospital   = 2 * time.Second
 	SkewLimitHome       = 60 * time.Second
 	SkewConsecutive     = 3
-	DefaultDataInterval = time.Second // expected interval before one is learned or configured
+	DefaultDataInterval = time.Second      // expected interval before one is learned or configured
+	DeviceOfflineDelay  = 30 * time.Second // DEVICE_OFFLINE once a session has been lost for more than this
 )
 
 // NoDataThreshold is spec §8's silence after which a continuous source raises NO_DATA:
@@ -46,6 +47,26 @@ type Heartbeat struct {
 	DeviceTime, Received          time.Time
 	Latency                       time.Duration // median transport latency
 	Home                          bool          // home device: 60 s skew limit instead of 2 s
+}
+
+// Connectivity is a change of a device's transport session, from the "connected" readings the
+// MQTT broker appends (reading.Connectivity).
+type Connectivity struct {
+	Tenant, Device, Subject, Unit string
+	Connected                     bool
+	// Lost: the session ended other than by the device's own clean disconnect
+	// (reading.ConnLost). A clean disconnect (reading.ConnClosed) starts no DEVICE_OFFLINE.
+	Lost bool
+	At   time.Time // server time of the change
+	Home bool      // home device: DEVICE_OFFLINE is LOW instead of MEDIUM
+}
+
+// link is a device's transport session as DEVICE_OFFLINE sees it.
+type link struct {
+	tenant, device, subject, unit string
+	home                          bool
+	lostAt                        time.Time // session lost at; zero while connected or closed cleanly
+	open                          bool      // DEVICE_OFFLINE present
 }
 
 type signal struct {
@@ -78,8 +99,9 @@ type devState struct {
 
 // TechEvaluator evaluates technical alarm conditions from readings and device status: NO_DATA
 // per signal (device × metric) by the age of its last valid reading, BATTERY_LOW/CRITICAL,
-// CLOCK_SKEW and SENSOR_OFF. Times are passed in (Check's now); it reads no clock, does no
-// I/O and is not safe for concurrent use (one owner, e.g. the fleet processor partition).
+// CLOCK_SKEW, SENSOR_OFF, SIGNAL_QUALITY_LOW and DEVICE_OFFLINE (from connectivity changes).
+// Times are passed in (Check's now); it reads no clock, does no I/O and is not safe for
+// concurrent use (one owner, e.g. the fleet processor partition).
 //
 // Expected interval: set by Expect (from the device profile); otherwise learned as the
 // smallest gap between consecutive readings of the signal, starting at DefaultDataInterval
@@ -87,6 +109,8 @@ type devState struct {
 type TechEvaluator struct {
 	signals map[string]*signal
 	devices map[string]*devState
+	links   map[string]*link // tenant/device → session state, once a connectivity change was seen
+	lost    map[string]*link // the links whose DEVICE_OFFLINE timer runs (lost, not yet open)
 	// Intervals, when set, configures a signal's expected interval: asked when the signal is
 	// first seen and again before it raises NO_DATA, so that configuration made after the
 	// first reading (or loaded after it) still counts, and a 1-minute logger is not judged by
@@ -96,7 +120,8 @@ type TechEvaluator struct {
 
 // NewTechEvaluator returns an empty evaluator.
 func NewTechEvaluator() *TechEvaluator {
-	return &TechEvaluator{signals: make(map[string]*signal), devices: make(map[string]*devState)}
+	return &TechEvaluator{signals: make(map[string]*signal), devices: make(map[string]*devState),
+		links: make(map[string]*link), lost: make(map[string]*link)}
 }
 
 // Expect configures the expected interval of a signal (0 removes the configuration).
@@ -152,9 +177,16 @@ func techCond(tenant, subject, unit, device, metric string, code Code, st Status
 }
 
 // Reading records a valid reading (implausible ones are ignored) and appends the conditions
-// it decides: NO_DATA cleared, battery transitions.
+// it decides: NO_DATA cleared, battery transitions. Connectivity readings ("connected", sent
+// on change by the server) and device status flags are no data source and never raise
+// NO_DATA: pass them to Connectivity, Heartbeat, Status and SignalQuality.
 func (x *TechEvaluator) Reading(r *reading.Reading, unit string, out []Condition) []Condition {
-	if r.Flags&(reading.Implausible|reading.Control) != 0 {
+	if r.Flags&(reading.Implausible|reading.Control) != 0 || r.Metric == reading.MetricConnected {
+		return out
+	}
+	if m, ok := reading.LookupMetric(r.Metric); ok && m.Flag {
+		// Device status flags (heartbeat, sensor_off, signal_poor) may be sent only on change:
+		// they are not data sources, and their own evaluators judge them.
 		return out
 	}
 	t := r.Measured
@@ -317,8 +349,54 @@ func (x *TechEvaluator) ClockSkewed(tenant, device string) bool {
 	return d != nil && d.skewOpen
 }
 
+// Connectivity records a change of a device's transport session (spec §8 DEVICE_OFFLINE): a
+// lost session starts the timer that Check fires once it has been lost for more than
+// DeviceOfflineDelay; a reconnect stops it and clears DEVICE_OFFLINE. A clean disconnect
+// stops the timer too (the device went away on purpose: not "session lost") but clears
+// nothing: only a reconnect does.
+//
+// The first reconnect of a device this evaluator sees appends a CLEARED even with nothing
+// open here: an alarm raised before the checkpoint the processor restarted from is open in
+// the engine but unknown to this fresh evaluator, and the engine ignores a CLEARED that
+// matches no open alarm.
+func (x *TechEvaluator) Connectivity(c Connectivity, out []Condition) []Condition {
+	k := c.Tenant + "/" + c.Device
+	l, known := x.links[k]
+	if !known {
+		l = &link{tenant: c.Tenant, device: c.Device}
+		x.links[k] = l
+	}
+	l.subject, l.unit, l.home = c.Subject, c.Unit, c.Home
+	switch {
+	case c.Connected:
+		delete(x.lost, k)
+		if l.open || !known {
+			out = append(out, l.cond(StatusCleared, c.At, c.At, 0))
+		}
+		l.lostAt, l.open = time.Time{}, false
+	case !c.Lost:
+		delete(x.lost, k)
+		l.lostAt = time.Time{}
+	case l.lostAt.IsZero() && !l.open:
+		l.lostAt = c.At
+		x.lost[k] = l
+	}
+	return out
+}
+
+func (l *link) cond(st Status, at, onset time.Time, offline time.Duration) Condition {
+	c := techCond(l.tenant, l.subject, l.unit, l.device, reading.MetricConnected, DeviceOffline, st, at, onset,
+		offline.Seconds(), DeviceOfflineDelay.Seconds())
+	if l.home {
+		c.Priority = Low
+	}
+	return c
+}
+
 // Check applies the timers at now: NO_DATA for every signal silent for NoDataThreshold of its
-// expected interval (At = last + threshold, the exact firing time). Conditions are appended in signal-key order.
+// expected interval (At = last + threshold, the exact firing time), then DEVICE_OFFLINE for
+// every device whose session has been lost for more than DeviceOfflineDelay (At = lost +
+// delay, Onset = lost). Conditions are appended in signal-key order, then device-key order.
 func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
 	var due []string
 	for k, s := range x.signals {
@@ -337,6 +415,19 @@ func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
 		at := s.last.Add(NoDataThreshold(s.expected))
 		s.open = true
 		out = append(out, techCond(s.tenant, s.subject, s.unit, s.device, s.metric, NoData, StatusPresent, at, at, now.Sub(s.last).Seconds(), NoDataThreshold(s.expected).Seconds()))
+	}
+	due = due[:0]
+	for k, l := range x.lost {
+		if now.Sub(l.lostAt) > DeviceOfflineDelay {
+			due = append(due, k)
+		}
+	}
+	slices.Sort(due)
+	for _, k := range due {
+		l := x.lost[k]
+		delete(x.lost, k)
+		l.open = true
+		out = append(out, l.cond(StatusPresent, l.lostAt.Add(DeviceOfflineDelay), l.lostAt, now.Sub(l.lostAt)))
 	}
 	return out
 }

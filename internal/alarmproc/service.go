@@ -300,6 +300,12 @@ func (s *Service) consume(ctx context.Context, seq uint64, rs []reading.Reading)
 		case r.Metric == "sensor_off":
 			out = s.tech.Status(alarm.DeviceStatus{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
 				SensorOff: r.Value == 1, At: r.Measured}, out)
+		case r.Metric == reading.MetricConnected && r.Flags&reading.Unmapped == 0:
+			// The broker's connectivity readings (a device's own "connected" record is Unmapped).
+			// Any end but the device's clean disconnect counts as lost. Home is not known here:
+			// DEVICE_OFFLINE is MEDIUM for every device.
+			out = s.tech.Connectivity(alarm.Connectivity{Tenant: r.Tenant, Device: r.Device, Subject: r.Subject, Unit: unit,
+				Connected: r.Value == 1, Lost: r.Text != reading.ConnClosed, At: r.Measured}, out)
 		}
 	}
 	s.techMu.Unlock()

@@ -121,6 +121,31 @@ func (p *Pipeline) Ingest(ctx context.Context, transport string, dev Device, pay
 	return len(rs), nil
 }
 
+// Record appends readings Vigil itself observed about dev, not decoded from a payload (the
+// connectivity readings the MQTT broker appends when a session opens or ends), to dev's
+// partition of the log like dev's own readings, so processors see them in order with them. It
+// returns once they are durable. Each reading must be dev's and valid (reading.Validate); an
+// append that fails returns *UnavailableError. They are not counted as accepted readings nor
+// paced: no device waits for them.
+func (p *Pipeline) Record(ctx context.Context, dev Device, rs []reading.Reading) error {
+	var errs []error
+	for i := range rs {
+		r := &rs[i]
+		if r.Tenant != dev.Tenant || r.Device != dev.ID {
+			errs = append(errs, fmt.Errorf("reading %d: of device %s/%s, not %s/%s", i, r.Tenant, r.Device, dev.Tenant, dev.ID))
+		} else if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("reading %d: %w", i, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("record readings of device %s: %w", dev.ID, err)
+	}
+	if err := p.log.Append(ctx, dev.Tenant, dev.ID, rs); err != nil {
+		return &UnavailableError{Err: fmt.Errorf("append %d recorded readings of device %s: %w", len(rs), dev.ID, err)}
+	}
+	return nil
+}
+
 func (p *Pipeline) decode(dev Device, payload []byte, contentType string, now time.Time) ([]reading.Reading, error) {
 	recs, err := senml.Decode(payload, contentType, now)
 	if err != nil {

@@ -5,7 +5,8 @@
 // as password), enforces the topic ACL, and feeds every SenML pack a device
 // publishes into ingest, answering a QoS 1 publish with PUBACK only after ingest returned, that
 // is after the log has the readings on disk. It also records each device's connectivity in the
-// registry and announces it to the tenant's users. docs/mqtt.md is the operator's description.
+// registry, appends it to the log as "connected" readings (DEVICE_OFFLINE is decided from
+// them) and announces it to the tenant's users. docs/mqtt.md is the operator's description.
 //
 // It does not relay device packs to other subscribers, keep broker sessions across restarts,
 // nor bridge to other brokers. A Broker is safe for concurrent use; Run owns its goroutines.
@@ -19,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/ingest"
+	"github.com/vigil-iomt/vigil/internal/reading"
 	"github.com/vigil-iomt/vigil/internal/store"
 )
 
@@ -34,6 +37,15 @@ import (
 // (*ingest.Pipeline satisfies it).
 type Ingester interface {
 	Ingest(ctx context.Context, transport string, dev ingest.Device, payload []byte, contentType string) (int, error)
+}
+
+// StatusRecorder appends readings the broker itself observes about a device to the log, in
+// the device's partition, returning once they are durable (*ingest.Pipeline satisfies it).
+// When Config.Ingest implements it, the broker appends a "connected" reading
+// (reading.Connectivity) each time a device's session opens or ends, from which the alarm
+// engine decides DEVICE_OFFLINE; otherwise connectivity stays off the log.
+type StatusRecorder interface {
+	Record(ctx context.Context, dev ingest.Device, rs []reading.Reading) error
 }
 
 // Authenticator checks device secrets and users' API tokens (*auth.Service satisfies it).
@@ -89,6 +101,7 @@ type Broker struct {
 	certs   *certAuth // nil: client certificates are not used
 	metrics *metrics
 	addrs   map[string]net.Addr // listener id → bound address
+	closing atomic.Bool         // Run is shutting down: disconnects from now on are the broker's own
 }
 
 // New opens the configured listeners (so an address in use fails here, not later) and prepares
@@ -147,7 +160,8 @@ func New(cfg Config) (*Broker, error) {
 		Logger:       slog.New(redactingHandler{cfg.Log.Handler()}),
 	})
 	b := &Broker{cfg: cfg, log: cfg.Log, srv: srv, metrics: newMetrics(cfg.Registerer), addrs: map[string]net.Addr{}}
-	b.conn = newConnectivity(cfg.Connections, srv, cfg.Log)
+	status, _ := cfg.Ingest.(StatusRecorder)
+	b.conn = newConnectivity(cfg.Connections, status, srv, cfg.Log)
 	b.hook = &hook{b: b}
 	if cfg.Devices != nil {
 		b.certs = &certAuth{reg: cfg.Devices, audit: cfg.Audit, ttl: cfg.CATTL, log: cfg.Log}
@@ -207,6 +221,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.conn.run(ctx, stop)
 	}()
 	shutdown := func() error {
+		b.closing.Store(true)
 		err := b.srv.Close()
 		b.srv.Listeners.ClientsWg.Wait() // every client's OnDisconnect has run
 		close(stop)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,16 +55,37 @@ func (f *fakeAuth) Authenticate(_ context.Context, token string) (auth.Principal
 }
 
 // fakeLog is the ingest pipeline's log: it records appended readings, and can be made to block
-// (until release is closed) or to fail.
+// (until release is closed) or to fail. The broker's connectivity readings are kept apart, in
+// conns, and neither block nor count as entering.
 type fakeLog struct {
-	mu       sync.Mutex // guards readings and release
+	mu       sync.Mutex // guards readings, release and conns
 	readings []reading.Reading
 	entered  chan struct{} // receives once per Append
 	release  chan struct{} // nil: do not block
 	fail     error
+	conns    []connAppend
+	connSeen chan struct{} // if not nil, receives once per connectivity append
 }
 
-func (f *fakeLog) Append(_ context.Context, _, _ string, rs []reading.Reading) error {
+// connAppend is one append of connectivity readings: the partition key and the readings.
+type connAppend struct {
+	tenant, key string
+	rs          []reading.Reading
+}
+
+func (f *fakeLog) Append(_ context.Context, tenant, key string, rs []reading.Reading) error {
+	if len(rs) > 0 && rs[0].Metric == reading.MetricConnected {
+		if f.fail != nil {
+			return f.fail
+		}
+		f.mu.Lock()
+		f.conns = append(f.conns, connAppend{tenant, key, slices.Clone(rs)})
+		f.mu.Unlock()
+		if f.connSeen != nil {
+			f.connSeen <- struct{}{}
+		}
+		return nil
+	}
 	select {
 	case f.entered <- struct{}{}:
 	default:
@@ -111,6 +133,7 @@ type harness struct {
 	log   *fakeLog
 	conns *fakeConns
 	reg   *prometheus.Registry
+	stop  func() error // stops Run and returns its error; the test's end calls it too
 }
 
 func startBroker(t *testing.T, lg *fakeLog) *harness {
@@ -152,13 +175,13 @@ func startBroker(t *testing.T, lg *fakeLog) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &harness{b: b, addr: b.Addr("tcp").String(), log: lg, conns: conns, reg: reg}
+	return &harness{b: b, addr: b.Addr("tcp").String(), log: lg, conns: conns, reg: reg, stop: stop}
 }
 
 // connect3 connects an MQTT 3.1.1 client and returns it with the CONNACK return code.

@@ -8,16 +8,22 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/vigil-iomt/vigil/internal/ingest"
+	"github.com/vigil-iomt/vigil/internal/reading"
 )
 
-// connectivity turns connection events into registry updates and retained announcements on
-// ConnectivityTopic. Hooks only note the event (never blocking on the store); one goroutine,
-// run, writes them in order. A device counts as connected while any of its connections is
-// open, so a session takeover (new connection, then the old one's end) leaves it connected.
+// connectivity turns connection events into registry updates, "connected" readings on the
+// log (reading.Connectivity, for DEVICE_OFFLINE) and retained announcements on
+// ConnectivityTopic. Hooks only note the event (never blocking on the store or the log); one
+// goroutine, run, writes them in order. A device counts as connected while any of its
+// connections is open, so a session takeover (new connection, then the old one's end) leaves
+// it connected.
 type connectivity struct {
-	rec ConnectionRecorder // nil: not recorded
-	srv *mqtt.Server
-	log *slog.Logger
+	rec    ConnectionRecorder // nil: not recorded
+	status StatusRecorder     // nil: no connectivity readings
+	srv    *mqtt.Server
+	log    *slog.Logger
 
 	mu      sync.Mutex     // guards open and pending
 	open    map[string]int // device id → open connections
@@ -26,21 +32,23 @@ type connectivity struct {
 }
 
 type connEvent struct {
-	tenant, device string
-	connected      bool
-	at             time.Time
+	dev       ingest.Device
+	connected bool
+	why       string    // a reading.Conn* reason
+	logged    bool      // appended to the log as a "connected" reading
+	at        time.Time // server time
 }
 
-func newConnectivity(rec ConnectionRecorder, srv *mqtt.Server, log *slog.Logger) *connectivity {
-	return &connectivity{rec: rec, srv: srv, log: log, open: map[string]int{}, wake: make(chan struct{}, 1)}
+func newConnectivity(rec ConnectionRecorder, status StatusRecorder, srv *mqtt.Server, log *slog.Logger) *connectivity {
+	return &connectivity{rec: rec, status: status, srv: srv, log: log, open: map[string]int{}, wake: make(chan struct{}, 1)}
 }
 
-func (c *connectivity) connected(tenant, device string, at time.Time) {
+func (c *connectivity) connected(dev ingest.Device, at time.Time) {
 	c.mu.Lock()
-	c.open[device]++
-	first := c.open[device] == 1
+	c.open[dev.ID]++
+	first := c.open[dev.ID] == 1
 	if first {
-		c.pending = append(c.pending, connEvent{tenant, device, true, at})
+		c.pending = append(c.pending, connEvent{dev: dev, connected: true, why: reading.ConnOpened, logged: true, at: at})
 	}
 	c.mu.Unlock()
 	if first {
@@ -48,13 +56,15 @@ func (c *connectivity) connected(tenant, device string, at time.Time) {
 	}
 }
 
-func (c *connectivity) disconnected(tenant, device string, at time.Time) {
+// disconnected notes the end of one of dev's connections: why is reading.ConnClosed or
+// reading.ConnLost; logged false (the broker's own shutdown) keeps it off the log.
+func (c *connectivity) disconnected(dev ingest.Device, why string, logged bool, at time.Time) {
 	c.mu.Lock()
-	c.open[device]--
-	last := c.open[device] <= 0
+	c.open[dev.ID]--
+	last := c.open[dev.ID] <= 0
 	if last {
-		delete(c.open, device)
-		c.pending = append(c.pending, connEvent{tenant, device, false, at})
+		delete(c.open, dev.ID)
+		c.pending = append(c.pending, connEvent{dev: dev, why: why, logged: logged, at: at})
 	}
 	c.mu.Unlock()
 	if last {
@@ -94,18 +104,25 @@ func (c *connectivity) flush(ctx context.Context) {
 	c.pending = nil
 	c.mu.Unlock()
 	for _, e := range evs {
+		tenant, device := e.dev.Tenant, e.dev.ID
 		if c.rec != nil {
-			if err := c.rec.SetDeviceConnection(ctx, e.tenant, e.device, e.connected, e.at); err != nil {
-				c.log.Warn("record device connectivity", "device", e.device, "tenant", e.tenant, "connected", e.connected, "err", err)
+			if err := c.rec.SetDeviceConnection(ctx, tenant, device, e.connected, e.at); err != nil {
+				c.log.Warn("record device connectivity", "device", device, "tenant", tenant, "connected", e.connected, "err", err)
+			}
+		}
+		if c.status != nil && e.logged {
+			r := reading.Connectivity(tenant, device, e.dev.Subject, e.connected, e.why, e.at)
+			if err := c.status.Record(ctx, e.dev, []reading.Reading{r}); err != nil {
+				c.log.Warn("append device connectivity to the log", "device", device, "tenant", tenant, "connected", e.connected, "err", err)
 			}
 		}
 		body, _ := json.Marshal(struct {
 			Device    string    `json:"device"`
 			Connected bool      `json:"connected"`
 			At        time.Time `json:"at"`
-		}{e.device, e.connected, e.at.UTC()})
-		if err := c.srv.Publish(ConnectivityTopic(e.tenant, e.device), body, true, 1); err != nil {
-			c.log.Warn("announce device connectivity", "device", e.device, "tenant", e.tenant, "err", err)
+		}{device, e.connected, e.at.UTC()})
+		if err := c.srv.Publish(ConnectivityTopic(tenant, device), body, true, 1); err != nil {
+			c.log.Warn("announce device connectivity", "device", device, "tenant", tenant, "err", err)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-iomt/vigil/internal/auth"
 	"github.com/vigil-iomt/vigil/internal/devicecert"
 	"github.com/vigil-iomt/vigil/internal/ingest"
+	"github.com/vigil-iomt/vigil/internal/reading"
 	"github.com/vigil-iomt/vigil/internal/store"
 )
 
@@ -311,12 +312,17 @@ func version(cl *mqtt.Client) string {
 // OnSessionEstablished records that a device connected.
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if p, ok := h.principal(cl); ok && p.isDevice() {
-		h.b.conn.connected(p.tenant, p.device.ID, h.b.cfg.Now())
+		h.b.conn.connected(p.device, h.b.cfg.Now())
 	}
 }
 
-// OnDisconnect records that a device's connection ended and forgets the connection.
-func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+// OnDisconnect records that a device's connection ended and forgets the connection. mochi
+// passes err nil only for the client's normal DISCONNECT (closed on purpose, will discarded);
+// any other end (connection dropped, keep-alive expired, protocol error, MQTT 5 DISCONNECT
+// 0x04 asking for the will) is a lost session. The broker's own shutdown is kept off the log:
+// the server going away is not the device's session being lost, and a crash could not log it
+// either.
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	p, ok := h.principal(cl)
 	if !ok {
 		return
@@ -325,7 +331,11 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	delete(h.clients, cl)
 	h.mu.Unlock()
 	if p.isDevice() {
-		h.b.conn.disconnected(p.tenant, p.device.ID, h.b.cfg.Now())
+		why := reading.ConnLost
+		if err == nil {
+			why = reading.ConnClosed
+		}
+		h.b.conn.disconnected(p.device, why, !h.b.closing.Load(), h.b.cfg.Now())
 	}
 }
 

@@ -21,6 +21,10 @@ type Metric struct {
 	Fleet bool
 	// Flag: a yes/no device status sent as a SenML boolean (vb), stored as 0 or 1 (unit "1").
 	Flag bool
+	// Server: appended by Vigil itself about a device (its connectivity), never taken from a
+	// device's payload: MetricKeys leaves it out, so a decoder keeps a device's record of that
+	// name as an Unmapped raw series and no device can speak for the server.
+	Server bool
 }
 
 // Plausible reports whether v lies inside the metric's plausible range.
@@ -77,6 +81,9 @@ var metrics = map[string]Metric{
 	"sensor_off": {Key: "sensor_off", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
 	// signal_poor: the device flags its readings as low quality (SIGNAL_QUALITY_LOW).
 	"signal_poor": {Key: "signal_poor", Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true},
+	// connected: the device's transport session (MQTT) opened (1) or ended (0), appended by
+	// the broker (Connectivity); decides DEVICE_OFFLINE.
+	MetricConnected: {Key: MetricConnected, Unit: "1", Min: 0, Max: 1, Fleet: true, Flag: true, Server: true},
 }
 
 // metricsByMDC indexes metrics by MDC code, built once from metrics.
@@ -106,11 +113,14 @@ func LookupMDC(code uint32) (Metric, bool) {
 	return m, ok
 }
 
-// MetricKeys returns every metric key, in no particular order.
+// MetricKeys returns every metric key a device may send, in no particular order: all but the
+// Server metrics, which only Vigil appends.
 func MetricKeys() []string {
 	keys := make([]string, 0, len(metrics))
-	for k := range metrics {
-		keys = append(keys, k)
+	for k, m := range metrics {
+		if !m.Server {
+			keys = append(keys, k)
+		}
 	}
 	return keys
 }

@@ -47,6 +47,11 @@ export function outOfRange(metric: string, v: number): boolean {
   return (m.low !== undefined && v < m.low) || (m.high !== undefined && v > m.high);
 }
 
+// Device status flags (heartbeat, sensor off, poor signal, and the server's connectivity
+// readings): stored as readings for the alarms and the record, but not a subject's vital sign.
+const statusMetrics = new Set(['heartbeat', 'sensor_off', 'signal_poor', 'connected']);
+export const isStatusMetric = (metric: string) => statusMetrics.has(metric);
+
 // Order in which a subject's metrics are listed: vital signs first.
 export const metricOrder = ['hr', 'spo2', 'rr', 'nibp_sys', 'nibp_dia', 'temp_body', 'pr_spo2', 'temp_ambient', 'rh'];
 

@@ -2,7 +2,7 @@ import { useEffect } from 'preact/hooks';
 import { api, tenantPath } from '../api';
 import { ago, useLive } from '../hooks';
 import { live, online } from '../live';
-import { formatValue, metricInfo, outOfRange, sortMetrics } from '../metrics';
+import { formatValue, isStatusMetric, metricInfo, outOfRange, sortMetrics } from '../metrics';
 import { onLink } from '../router';
 import { Alarm, compareAlarms, isCalling } from '../alarms';
 import { PriorityBadge } from './alarms';
@@ -64,7 +64,7 @@ export function Overview({ tenant }: { tenant: string }) {
                 {subjects.map((s) => {
                   const m = live.subjects.get(s) ?? new Map();
                   const al = bySubject.get(s);
-                  const metrics = sortMetrics([...m.keys()].filter((k) => m.get(k)!.v != null)).slice(0, shownMetrics);
+                  const metrics = sortMetrics([...m.keys()].filter((k) => m.get(k)!.v != null && !isStatusMetric(k))).slice(0, shownMetrics);
                   return (
                     <tr key={s} data-subject={s} data-alarm-priority={al?.[0].priority}>
                       <th scope="row"><a href={`/subjects/${encodeURIComponent(s)}`} onClick={onLink}>{s}</a></th>

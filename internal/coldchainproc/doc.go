@@ -1,6 +1,6 @@
 // Package coldchainproc runs Vigil's cold chain (shared/specs/cold-chain.md) against the log,
 // the store, the alarm engine and the audit trail: the records (sites, storage units, products,
-// lots, shipments, temperature-mapping studies), the "coldchain" log consumer that turns
+// lots, shipments, temperature-mapping studies), the log processor that turns
 // readings into excursions, budget charges, live unit status, forecasts, door and geofence
 // events and alarm conditions, QA release with Part 11 electronic signatures
 // (shared/specs/part11.md), and the lot and shipment reports (PDF, CSV).
@@ -18,13 +18,23 @@
 // forecast; a shipment also keeps its geofences. Charges go to the lots in the source's custody
 // at the time (a lot's budget belongs to the lot and so carries across units and shipment legs).
 //
-// A log message is acknowledged only after its alarm conditions were applied and its batch —
+// The processor reads the log with an ordered consumer that acknowledges nothing (Log.Replay)
+// from its checkpoint: the log sequence of the last message whose effects are committed. It
+// processes messages into its live state and commits in batches (Config.FlushEvery, 100 ms;
+// Config.MaxBatch, 1,000 messages): first the batch's alarm conditions are applied and its side
+// effects (automatic quarantine, geofence transitions) run, then one transaction writes the
 // changed excursions, ledger lines, lot budgets, live status and the sources' states with a
-// watermark per sensor — was committed in one transaction. A redelivered message finds its
-// readings at or below the watermark and is skipped, so nothing is counted twice; a message
-// whose batch was not committed is processed again from the saved state and yields the same
-// records (deterministic ids) and the same conditions (idempotent by key and onset). Readings
-// older than a sensor's watermark (late, out of order) are counted in a metric and ignored.
+// watermark per sensor, together with the new checkpoint. After a crash, or a failed commit
+// (the live state is then reset to the saved one), the log is replayed from the checkpoint:
+// the replayed messages are processed again from the saved state and yield the same records
+// (deterministic ids), ledger lines (inserted once) and conditions. A batch holds at most one
+// alarm condition per alarm (dedup key) from different messages, so conditions applied before
+// a crash and again by the replay change nothing in the alarm engine (see pending.add). A
+// message found at or below a sensor's watermark is skipped, so nothing is counted twice;
+// readings older than the watermark (late, out of order) are ignored. On its first start
+// without a checkpoint the processor carries on after the old durable consumer "coldchain"
+// (Consumer) and removes it once the first checkpoint is saved. docs/coldchain.md has the
+// details.
 //
 // Vigil's decisions beyond the spec: budgets are charged from a source's first temperature
 // sensor (the others still detect excursions); a gap is judged against the source's limits

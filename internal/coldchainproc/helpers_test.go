@@ -69,8 +69,14 @@ var t0 = time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvAt(t, ":memory:")
+}
+
+// newEnvAt is newEnv on the SQLite database at path (a file: commits are synced to disk).
+func newEnvAt(t testing.TB, path string) *env {
+	t.Helper()
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, ":memory:", slog.New(slog.DiscardHandler))
+	st, err := sqlite.Open(ctx, path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-iomt/vigil/internal/alarm"
@@ -106,12 +107,15 @@ type budgetRT struct {
 	product string
 }
 
-// processor is the "coldchain" log consumer. mu guards everything below it; API calls take it
-// briefly to read budget states.
+// processor turns log messages into cold-chain state (Service.Run feeds it). mu guards
+// everything below it; API calls take it briefly to read budget states.
 type processor struct {
 	s *Service
 
 	invalid sync.Map // tenant → struct{}: configuration changed, reload the index
+	// processed and committed are the log sequences of the last message processed into the
+	// live state and of the last one whose effects are committed (the checkpoint).
+	processed, committed atomic.Uint64
 	// intervals: tenant → map[device\x00metric]time.Duration, each map immutable once stored;
 	// read by the alarm processor (Service.ExpectedInterval) from its own goroutines.
 	intervals sync.Map
@@ -349,23 +353,6 @@ type run struct {
 	after   []func() error // store and audit side effects once conditions are applied
 }
 
-// consume processes one log message (see the package doc for the replay rules).
-func (p *processor) consume(ctx context.Context, _ uint64, rs []reading.Reading) error {
-	r, err := p.process(ctx, rs)
-	if err == nil {
-		err = p.commit(ctx, r)
-	}
-	if err != nil {
-		// The live state may be ahead of what was saved: forget it, so that the redelivered
-		// message is processed again from the saved state.
-		if rerr := p.reset(ctx); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return err
-	}
-	return nil
-}
-
 // reset drops the live state and reloads the saved one.
 func (p *processor) reset(ctx context.Context) error {
 	sts, err := p.s.cfg.Store.ColdStates(ctx)
@@ -464,25 +451,6 @@ func (p *processor) process(ctx context.Context, rs []reading.Reading) (*run, er
 			Parent: b.product, JSON: doc})
 	}
 	return ru, nil
-}
-
-// commit applies the conditions, runs the side effects and writes the batch, in that order, so
-// that a crash at any point is repaired by processing the message again.
-func (p *processor) commit(ctx context.Context, ru *run) error {
-	if len(ru.conds) > 0 && p.s.cfg.Alarms != nil {
-		if err := p.s.cfg.Alarms.Apply(ctx, ru.conds); err != nil {
-			return fmt.Errorf("apply %d cold-chain alarm conditions: %w", len(ru.conds), err)
-		}
-	}
-	for _, f := range ru.after {
-		if err := f(); err != nil {
-			return err
-		}
-	}
-	if err := p.s.cfg.Store.SaveColdBatch(ctx, ru.batch); err != nil {
-		return fmt.Errorf("save cold-chain batch: %w", err)
-	}
-	return nil
 }
 
 func cut(key string) (a, b string, ok bool) {

@@ -9,9 +9,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vigil-iomt/vigil/internal/alarm"
 	"github.com/vigil-iomt/vigil/internal/coldchain"
@@ -31,9 +33,19 @@ type Store interface {
 	Audit(ctx context.Context, tenant string, after int64, limit int) ([]store.AuditRecord, error)
 }
 
-// Log feeds the processor: *stream.Log implements it.
+// Log feeds the processor: *stream.Log implements it. Replay calls fn with every message
+// after the stream sequence afterSeq (0: from the oldest held), in order, until ctx ends or fn
+// fails; it acknowledges nothing.
 type Log interface {
-	RunConsumer(ctx context.Context, name string, fn func(ctx context.Context, seq uint64, rs []reading.Reading) error) error
+	Replay(ctx context.Context, afterSeq uint64, fn func(seq uint64, rs []reading.Reading) error) error
+}
+
+// legacyLog is implemented by a Log (*stream.Log) that can still hold the durable consumer
+// the processor read through before it kept its own checkpoint. Without it the first start
+// without a checkpoint replays the whole log (harmless: see the package doc).
+type legacyLog interface {
+	ConsumerAckFloor(ctx context.Context, name string) (seq uint64, ok bool, err error)
+	RemoveConsumer(ctx context.Context, name string) error
 }
 
 // Alarms takes alarm conditions: *alarmproc.Service implements it.
@@ -46,8 +58,16 @@ type Recorder interface {
 	Record(ctx context.Context, rec store.AuditRecord) error
 }
 
-// Consumer is the name of the durable log consumer of the cold-chain processor.
+// Consumer is the name of the durable log consumer the cold-chain processor read through
+// before it kept its own checkpoint; Run starts after its acknowledged position once, then
+// removes it.
 const Consumer = "coldchain"
+
+// Batching defaults (Config.FlushEvery, Config.MaxBatch).
+const (
+	DefaultFlushEvery = 100 * time.Millisecond
+	DefaultMaxBatch   = 1000
+)
 
 // SystemActor is the audit actor of the processor's own actions.
 const SystemActor = "system:coldchain"
@@ -70,6 +90,12 @@ type Config struct {
 	// ForecastAlarmWithin raises EXCURSION_PREDICTED when the predicted crossing is this close
 	// (default 1 h).
 	ForecastAlarmWithin time.Duration
+	// FlushEvery bounds how long a processed message waits for its batch's commit (default
+	// DefaultFlushEvery): live status, excursions and alarm conditions lag the log by at most
+	// this plus one commit. MaxBatch commits earlier, after that many messages (default
+	// DefaultMaxBatch).
+	FlushEvery time.Duration
+	MaxBatch   int
 }
 
 // Actor is the person calling the API.
@@ -94,6 +120,8 @@ type Service struct {
 	now  func() time.Time
 	proc *processor
 	sess *sessions
+	// retryBase is Run's first pause after a failed batch (doubling to 30 s while it fails).
+	retryBase time.Duration
 }
 
 // New returns a Service; it restores the processor's state from the store.
@@ -116,35 +144,127 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ForecastAlarmWithin <= 0 {
 		cfg.ForecastAlarmWithin = time.Hour
 	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = DefaultFlushEvery
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
 	if err := cfg.Session.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, sess: newSessions(cfg.Session.Idle)}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, sess: newSessions(cfg.Session.Idle), retryBase: 500 * time.Millisecond}
 	p, err := newProcessor(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	s.proc = p
+	if cfg.Registerer != nil {
+		gauge := func(stage string, v *atomic.Uint64) prometheus.Collector {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vigil", Subsystem: "coldchain", Name: "log_seq",
+				Help:        "Log sequence of the last message the cold-chain processor processed (stage processed) and committed with its checkpoint (stage committed).",
+				ConstLabels: prometheus.Labels{"stage": stage}}, func() float64 { return float64(v.Load()) })
+		}
+		if err := errors.Join(cfg.Registerer.Register(gauge("processed", &p.processed)),
+			cfg.Registerer.Register(gauge("committed", &p.committed))); err != nil {
+			return nil, fmt.Errorf("coldchain: register metrics: %w", err)
+		}
+	}
 	return s, nil
 }
 
-// Run runs the log consumer until ctx ends (nil then) or processing fails. Only one node may
-// run it at a time (scaled out: under the processors' lease).
+// Run processes the log until ctx ends (nil then): it replays the log from the saved
+// checkpoint and commits the effects of the messages with the new checkpoint in one
+// transaction per batch (Config.FlushEvery, Config.MaxBatch). When a commit fails it resets
+// the live state to the saved one and replays from the checkpoint again, after a pause. Only
+// one node may run it at a time (scaled out: under the processors' lease).
 func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.Log == nil {
 		<-ctx.Done()
 		return nil
 	}
-	// Start from the saved state: after a lease moved between nodes, another node's
-	// processor may have advanced it.
+	wait := time.Duration(0)
+	for {
+		before := s.proc.committed.Load()
+		err := s.replay(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ce *errCommit
+		if !errors.As(err, &ce) {
+			return fmt.Errorf("coldchain processor: %w", err)
+		}
+		if s.proc.committed.Load() != before {
+			wait = 0 // it made progress: not a persistent failure
+		}
+		wait = min(max(2*wait, s.retryBase), 30*time.Second)
+		s.log.Error("cold-chain batch not committed; replaying from the checkpoint", "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// replay runs one pass of Run: from the saved checkpoint (or, the first time, from the old
+// durable consumer's acknowledged position) until ctx ends or a batch fails.
+func (s *Service) replay(ctx context.Context) error {
+	seq, ok, err := s.cfg.Store.ColdCheckpoint(ctx)
+	if err != nil {
+		return &errCommit{err: err}
+	}
+	legacy, _ := s.cfg.Log.(legacyLog)
+	removeLegacy := func() {
+		if legacy == nil {
+			return
+		}
+		if err := legacy.RemoveConsumer(ctx, Consumer); err != nil {
+			s.log.Warn("could not remove the old cold-chain consumer", "err", err)
+		}
+		legacy = nil
+	}
+	switch {
+	case ok:
+		removeLegacy() // a no-op once it is gone
+	case legacy != nil:
+		// First start since the processor keeps a checkpoint: carry on where the old durable
+		// consumer stopped; it is removed once the first checkpoint is saved.
+		floor, found, err := legacy.ConsumerAckFloor(ctx, Consumer)
+		if err != nil {
+			s.log.Warn("could not read the old cold-chain consumer's position; replaying the whole log", "err", err)
+		} else if found {
+			seq = floor
+		}
+	}
+	// Start from the saved state: after a failed batch, or after the lease moved between
+	// nodes and another node's processor advanced it.
 	if err := s.proc.reset(ctx); err != nil {
-		return err
+		return &errCommit{err: err}
 	}
-	err := s.cfg.Log.RunConsumer(ctx, Consumer, s.proc.consume)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return fmt.Errorf("coldchain processor: %w", err)
+	s.proc.processed.Store(seq)
+	s.proc.committed.Store(seq)
+	s.log.Info("cold-chain processor replaying the log", "after_seq", seq, "checkpoint", ok)
+	msgs := make(chan message, 256)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return s.cfg.Log.Replay(gctx, seq, func(seq uint64, rs []reading.Reading) error {
+			select {
+			case msgs <- message{seq: seq, rs: rs}:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	g.Go(func() error {
+		return s.proc.loop(gctx, msgs, s.cfg.FlushEvery, s.cfg.MaxBatch, func() {
+			if legacy != nil {
+				removeLegacy()
+			}
+		})
+	})
+	return g.Wait()
 }
 
 // ExpectedInterval implements alarm.IntervalSource: the logging interval of the unit or

@@ -61,13 +61,17 @@ type ColdState struct {
 	JSON   []byte
 }
 
-// ColdBatch is what the cold-chain processor writes for one log message, in one transaction:
-// records it owns replace the stored ones without a version check (Version is set to the
-// stored one + 1), ledger lines are added once, and source states replace the saved ones.
+// ColdBatch is what the cold-chain processor writes for a batch of log messages, in one
+// transaction: records it owns replace the stored ones without a version check (Version is set
+// to the stored one + 1), ledger lines are added once, source states replace the saved ones,
+// and a Checkpoint above 0 replaces the saved checkpoint.
 type ColdBatch struct {
 	Records []ColdRecord
 	Ledger  []LedgerEntry
 	States  []ColdState
+	// Checkpoint is the last log sequence whose effects the batch completes (0: leave the
+	// saved checkpoint as it is). The processor replays the log after it on restart.
+	Checkpoint uint64
 }
 
 // ColdChainStore persists the cold-chain domain. *sqlite.Store and *postgres.Store implement it.
@@ -86,4 +90,7 @@ type ColdChainStore interface {
 	Ledger(ctx context.Context, tenant, lot string) ([]LedgerEntry, error)
 	// ColdStates returns every saved source state (all tenants: the processor restores them).
 	ColdStates(ctx context.Context) ([]ColdState, error)
+	// ColdCheckpoint returns the processor's checkpoint saved by SaveColdBatch; ok is false
+	// when none was ever saved.
+	ColdCheckpoint(ctx context.Context) (seq uint64, ok bool, err error)
 }

@@ -74,3 +74,25 @@ func (l *Log) RemoveConsumer(ctx context.Context, name string) error {
 	}
 	return fmt.Errorf("stream: remove consumer %s on %s: %w", name, l.cfg.StreamName, err)
 }
+
+// ConsumerAckFloor returns the stream sequence up to which the durable consumer name has had
+// every message acknowledged (its ack floor); ok is false when there is no such consumer. A
+// processor that moved from RunConsumer to Replay starts after it once, so it neither skips
+// nor (needlessly) repeats what the old consumer had processed.
+func (l *Log) ConsumerAckFloor(ctx context.Context, name string) (seq uint64, ok bool, err error) {
+	cons, err := l.js.Consumer(ctx, l.cfg.StreamName, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("stream: consumer %s on %s: %w", name, l.cfg.StreamName, err)
+	}
+	info, err := cons.Info(ctx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("stream: consumer %s on %s: info: %w", name, l.cfg.StreamName, err)
+	}
+	return info.AckFloor.Stream, true, nil
+}

@@ -131,6 +131,10 @@ func (s *Store) SaveColdBatch(ctx context.Context, b store.ColdBatch) error {
 		batch.Queue(`INSERT INTO cold_state (tenant, source, doc) VALUES ($1, $2, $3)
 			ON CONFLICT (tenant, source) DO UPDATE SET doc = excluded.doc`, st.Tenant, st.Source, string(st.JSON))
 	}
+	if b.Checkpoint > 0 {
+		batch.Queue(`INSERT INTO cold_checkpoint (one, log_seq) VALUES (1, $1)
+			ON CONFLICT (one) DO UPDATE SET log_seq = excluded.log_seq`, int64(b.Checkpoint))
+	}
 	if batch.Len() == 0 {
 		return nil
 	}
@@ -138,8 +142,8 @@ func (s *Store) SaveColdBatch(ctx context.Context, b store.ColdBatch) error {
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: save cold-chain batch (%d records, %d ledger lines, %d states): %w",
-			len(b.Records), len(b.Ledger), len(b.States), err)
+		return fmt.Errorf("postgres: save cold-chain batch (%d records, %d ledger lines, %d states, checkpoint %d): %w",
+			len(b.Records), len(b.Ledger), len(b.States), b.Checkpoint, err)
 	}
 	return nil
 }
@@ -190,4 +194,17 @@ func (s *Store) ColdStates(ctx context.Context) ([]store.ColdState, error) {
 		return nil, fmt.Errorf("postgres: cold-chain states: %w", err)
 	}
 	return out, nil
+}
+
+// ColdCheckpoint returns the cold-chain processor's checkpoint (store.ColdChainStore).
+func (s *Store) ColdCheckpoint(ctx context.Context) (uint64, bool, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, "SELECT log_seq FROM cold_checkpoint WHERE one = 1").Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("postgres: cold-chain checkpoint: %w", err)
+	}
+	return uint64(seq), true, nil
 }

@@ -110,7 +110,7 @@ func (s *Store) ColdRecords(ctx context.Context, q store.ColdQuery) ([]store.Col
 
 // SaveColdBatch writes a processor batch in one transaction (store.ColdChainStore).
 func (s *Store) SaveColdBatch(ctx context.Context, b store.ColdBatch) error {
-	if len(b.Records)+len(b.Ledger)+len(b.States) == 0 {
+	if len(b.Records)+len(b.Ledger)+len(b.States) == 0 && b.Checkpoint == 0 {
 		return nil
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -146,6 +146,12 @@ func (s *Store) SaveColdBatch(ctx context.Context, b store.ColdBatch) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cold_state (tenant, source, doc) VALUES (?, ?, ?)
 			ON CONFLICT (tenant, source) DO UPDATE SET doc = excluded.doc`, st.Tenant, st.Source, string(st.JSON)); err != nil {
 			return fmt.Errorf("sqlite: save state of %s: %w", st.Source, err)
+		}
+	}
+	if b.Checkpoint > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cold_checkpoint (one, log_seq) VALUES (1, ?)
+			ON CONFLICT (one) DO UPDATE SET log_seq = excluded.log_seq`, int64(b.Checkpoint)); err != nil {
+			return fmt.Errorf("sqlite: save cold-chain checkpoint %d: %w", b.Checkpoint, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -200,4 +206,17 @@ func (s *Store) ColdStates(ctx context.Context) ([]store.ColdState, error) {
 		return nil, fmt.Errorf("sqlite: cold-chain states: %w", err)
 	}
 	return out, nil
+}
+
+// ColdCheckpoint returns the cold-chain processor's checkpoint (store.ColdChainStore).
+func (s *Store) ColdCheckpoint(ctx context.Context) (uint64, bool, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, "SELECT log_seq FROM cold_checkpoint WHERE one = 1").Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlite: cold-chain checkpoint: %w", err)
+	}
+	return uint64(seq), true, nil
 }

@@ -18,6 +18,7 @@ func RunColdChain(t *testing.T, open Open) {
 		{"PutVersions", testColdPutVersions},
 		{"ListFilters", testColdList},
 		{"BatchIdempotent", testColdBatch},
+		{"Checkpoint", testColdCheckpoint},
 		{"TenantIsolation", testColdTenantIsolation},
 	}
 	for _, tt := range tests {
@@ -140,6 +141,37 @@ func testColdBatch(t *testing.T, s store.ColdChainStore) {
 	mustNoErr(t, "ColdStates", err)
 	if len(sts) != 1 || sts[0].Source != "unit-a" || string(sts[0].JSON) != `{"w":2}` {
 		t.Fatalf("ColdStates = %+v, want the one replaced state", sts)
+	}
+}
+
+func testColdCheckpoint(t *testing.T, s store.ColdChainStore) {
+	ctx := t.Context()
+	check := func(what string, wantSeq uint64, wantOK bool) {
+		t.Helper()
+		seq, ok, err := s.ColdCheckpoint(ctx)
+		mustNoErr(t, what, err)
+		if seq != wantSeq || ok != wantOK {
+			t.Fatalf("%s: ColdCheckpoint = %d, %v; want %d, %v", what, seq, ok, wantSeq, wantOK)
+		}
+	}
+	check("fresh store", 0, false)
+	// A batch without a checkpoint saves none.
+	mustNoErr(t, "batch without checkpoint", s.SaveColdBatch(ctx, store.ColdBatch{
+		States: []store.ColdState{{Tenant: "acme", Source: "unit/u1", JSON: []byte(`{"w":1}`)}}}))
+	check("after a batch without checkpoint", 0, false)
+	mustNoErr(t, "batch with checkpoint", s.SaveColdBatch(ctx, store.ColdBatch{
+		States: []store.ColdState{{Tenant: "acme", Source: "unit/u1", JSON: []byte(`{"w":2}`)}}, Checkpoint: 42}))
+	check("after checkpoint 42", 42, true)
+	mustNoErr(t, "batch, checkpoint 0", s.SaveColdBatch(ctx, store.ColdBatch{
+		States: []store.ColdState{{Tenant: "acme", Source: "unit/u1", JSON: []byte(`{"w":3}`)}}}))
+	check("checkpoint 0 leaves it", 42, true)
+	// Messages without cold-chain effects still move the checkpoint: a batch of nothing else.
+	mustNoErr(t, "checkpoint only", s.SaveColdBatch(ctx, store.ColdBatch{Checkpoint: 1 << 40}))
+	check("checkpoint-only batch", 1<<40, true)
+	sts, err := s.ColdStates(ctx)
+	mustNoErr(t, "ColdStates", err)
+	if len(sts) != 1 || string(sts[0].JSON) != `{"w":3}` {
+		t.Fatalf("ColdStates = %+v, want the one state {\"w\":3} (the checkpoint is no source state)", sts)
 	}
 }
 

@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, cfg Config, st store.Store, trail auditor, bas
 	for _, u := range []struct {
 		name string
 		role store.Role
-	}{{"demo-admin", store.Admin}, {"demo-nurse", store.Nurse}, {"demo-qa", store.QA}} {
+	}{{"demo-admin", store.Admin}, {"demo-nurse", store.Nurse}, {"demo-clinician", store.Clinician}, {"demo-qa", store.QA}} {
 		if _, err := st.UserByName(ctx, u.name); err == nil {
 			fmt.Fprintf(stdout, "demo: user %s (%s) exists; its password is unchanged\n", u.name, u.role)
 			continue

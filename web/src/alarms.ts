@@ -26,6 +26,7 @@ export interface Alarm {
   escalation_tier?: number;
   next_escalation_at?: string | null;
   resolved_at?: string | null;
+  assessment_due_at?: string | null; // NEWS2 alarms: the clinician's assessment is due by then (alarms.md §7)
 }
 
 export interface AlarmEvent {
@@ -80,9 +81,11 @@ export const canAlarms = {
   read: (r: Role) => r !== 'qa',
   act: (r: Role) => r === 'nurse' || r === 'clinician' || r === 'operator' || r === 'provider-admin',
   manage: (r: Role) => r === 'admin' || r === 'provider-admin',
+  // Recording a NEWS2 assessment: physicians (the clinician role) with access to the patient.
+  assess: (r: Role) => r === 'clinician',
 };
 
-export type AlarmAction = 'ack' | 'silence' | 'escalate' | 'resolve';
+export type AlarmAction = 'ack' | 'silence' | 'escalate' | 'resolve' | 'assessment';
 
 export function alarmAction(tenant: string, id: string, action: AlarmAction, body: Record<string, string>): Promise<any> {
   return api<any>('POST', tenantPath(tenant, `/alarms/${encodeURIComponent(id)}/${action}`), body).then(normalise);

@@ -179,6 +179,32 @@ test('a patient deteriorates: the station tile changes band and colour, the alar
   await page.close();
 });
 
+test('a clinician records the NEWS2 assessment on the alarm page; the deadline goes and the history says so', { timeout: 60_000 }, async (t) => {
+  if (missing) return t.skip(missing);
+  const token = await apiLogin('demo-clinician');
+  const list = await call(token, 'GET', `/subjects/${patient}/alarms`, undefined, 200);
+  const a = list.alarms.find((x) => x.code === 'NEWS2_HIGH' && x.state !== 'resolved');
+  assert.ok(a?.assessment_due_at, `the NEWS2_HIGH alarm has an assessment deadline: ${JSON.stringify(a)}`);
+  // Only a physician (or the rapid response team) records it: the server refuses a nurse.
+  await call(nurseToken, 'POST', `/alarms/${encodeURIComponent(a.id)}/assessment`, {}, 403);
+  const page = await chrome.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await login(page, vigil.url, 'demo-clinician', vigil.passwords['demo-clinician']);
+  await page.goto(vigil.url + '/alarms?alarm=' + encodeURIComponent(a.id));
+  await page.getByTestId('assessment-due').waitFor();
+  assert.match(await page.getByTestId('assessment-due').textContent(), /in \d+:\d\d/);
+  await page.getByLabel('Assessment note (optional)').fill('reviewed at the bedside');
+  await page.getByRole('button', { name: 'Assessment done' }).click();
+  await page.getByTestId('alarm-details').getByText('Assessment recorded.').waitFor();
+  await page.getByTestId('assessment-due').waitFor({ state: 'detached', timeout: 5000 });
+  const d = await call(token, 'GET', `/alarms/${encodeURIComponent(a.id)}`, undefined, 200);
+  assert.equal(d.assessment_due_at ?? null, null);
+  assert.ok(d.history.some((e) => e.action === 'assessment_recorded'), `history: ${d.history.map((e) => e.action)}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('qa may not open the patient pages and gets a clear message', async (t) => {
   if (missing) return t.skip(missing);
   const page = await chrome.newPage();

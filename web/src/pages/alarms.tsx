@@ -31,7 +31,7 @@ export function PriorityBadge({ p, calling = false }: { p: Priority; calling?: b
 function actionError(e: any, what: string): string {
   if (e instanceof APIError) {
     if (e.status === 403) return `Your role may not ${what} this alarm.`;
-    if (e.status === 409) return `This alarm cannot be ${what === 'silence' ? 'silenced' : what + 'd'} in its current state (${e.message}).`;
+    if (e.status === 409) return `This alarm cannot be ${what === 'silence' ? 'silenced' : what === 'record an assessment for' ? 'assessed' : what + 'd'} in its current state (${e.message}).`;
   }
   return e?.message ?? String(e);
 }
@@ -43,6 +43,7 @@ export function AlarmsPage({ tenant, role }: { tenant: string; role: Role }) {
   const selected = q.get('alarm') ?? '';
   const canAct = canAlarms.act(role);
   const canManage = canAlarms.manage(role);
+  const canAssess = canAlarms.assess(role);
   useLive();
   const now = Date.now();
 
@@ -188,7 +189,7 @@ export function AlarmsPage({ tenant, role }: { tenant: string; role: Role }) {
         </div>
       </section>
       {selected && (
-        <AlarmDetails key={selected} tenant={tenant} id={selected} canAct={canAct} canManage={canManage} now={now} act={act} msg={msg?.id === selected ? msg : null}
+        <AlarmDetails key={selected} tenant={tenant} id={selected} canAct={canAct} canManage={canManage} canAssess={canAssess} now={now} act={act} msg={msg?.id === selected ? msg : null}
           onClose={() => setQuery({ alarm: '' })} onSubject={(s) => setQuery({ subject: s, state: 'all', alarm: '' })} />
       )}
       {f.subject && <SubjectHistory tenant={tenant} subject={f.subject} />}
@@ -203,15 +204,15 @@ const durations = [
   { v: '10m', label: '10 min' },
 ];
 
-function AlarmDetails({ tenant, id, canAct, canManage, now, act, msg, onClose, onSubject }: {
-  tenant: string; id: string; canAct: boolean; canManage: boolean; now: number;
+function AlarmDetails({ tenant, id, canAct, canManage, canAssess, now, act, msg, onClose, onSubject }: {
+  tenant: string; id: string; canAct: boolean; canManage: boolean; canAssess: boolean; now: number;
   act: (a: Alarm, action: AlarmAction, body: Record<string, string>, what: string, done: string) => Promise<boolean>;
   msg: { text: string; ok: boolean } | null; onClose: () => void; onSubject: (s: string) => void;
 }) {
   const [d, setD] = useState<AlarmDetail | null>(null);
   const [error, setError] = useState('');
   const [n, setN] = useState(0);
-  const [form, setForm] = useState({ ackReason: '', duration: '2m', silenceReason: '', escalateReason: '', note: '' });
+  const [form, setForm] = useState({ ackReason: '', duration: '2m', silenceReason: '', escalateReason: '', note: '', assessNote: '' });
   useEffect(() => {
     api<any>('GET', tenantPath(tenant, `/alarms/${encodeURIComponent(id)}`))
       .then((r) => setD({ ...normalise(r), history: r.history ?? [] }), (e) => setError(e.message));
@@ -248,6 +249,8 @@ function AlarmDetails({ tenant, id, canAct, canManage, now, act, msg, onClose, o
             {isSilenced(d, now) && <><dt>Silenced</dt><dd>until {when(d.silenced_until)} ({countdown(d.silenced_until, now)})</dd></>}
             <dt>Escalation</dt><dd>tier {d.escalation_tier ?? 0}{isCalling(d) && d.next_escalation_at ? `, next in ${countdown(d.next_escalation_at, now)}` : ''}</dd>
             {d.resolved_at && <><dt>Resolved</dt><dd>{when(d.resolved_at)}</dd></>}
+            {d.assessment_due_at && <><dt>Assessment due</dt><dd data-testid="assessment-due">{when(d.assessment_due_at)}{' '}
+              ({Date.parse(d.assessment_due_at) > now ? `in ${countdown(d.assessment_due_at, now)}` : 'overdue'})</dd></>}
           </dl>
           <p><button type="button" class="link" onClick={() => onSubject(d.subject)}>All alarms of {d.subject}</button></p>
           {(canAct || canManage) && open && (
@@ -277,6 +280,13 @@ function AlarmDetails({ tenant, id, canAct, canManage, now, act, msg, onClose, o
               }}>
                 <label>Escalation reason <input required value={form.escalateReason} onInput={set('escalateReason')} /></label>
                 <button type="submit">Escalate</button>
+              </form>}
+              {canAssess && d.assessment_due_at && <form class="row-form" onSubmit={(e) => {
+                e.preventDefault();
+                run('assessment', form.assessNote ? { note: form.assessNote } : {}, 'record an assessment for', 'Assessment recorded.', ['assessNote']);
+              }}>
+                <label>Assessment note (optional) <input value={form.assessNote} onInput={set('assessNote')} /></label>
+                <button type="submit" class="primary">Assessment done</button>
               </form>}
               {canManage && <form class="row-form" onSubmit={(e) => {
                 e.preventDefault();

@@ -29,6 +29,22 @@ after(async () => {
 
 const rowStates = (page) => page.$$eval('table.alarms tbody tr', (trs) => trs.map((t) => `${t.dataset.priority}:${t.dataset.alarm}`));
 const bg = (loc) => loc.evaluate((e) => getComputedStyle(e).backgroundColor);
+// settled waits for the colour to reach want (an emulated media change reaches a running
+// animation only at the next style update, later on a loaded machine), then returns the first
+// colour other than want seen over 1.2 s — more than a medium flash's half period — or want.
+async function settled(loc, want) {
+  const until = Date.now() + 3000;
+  let got = await bg(loc);
+  while (got !== want && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = await bg(loc);
+  }
+  for (let i = 0; i < 12 && got === want; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    got = await bg(loc);
+  }
+  return got;
+}
 
 test('alarms are ordered by priority then age, in IEC colours, with a banner, sound, count and badge', async () => {
   const low = fake.raise({ subject: 'patient-a03', priority: 'low', code: 'BATTERY_LOW', kind: 'technical', message: 'Battery low', value: 18 });
@@ -55,8 +71,8 @@ test('alarms are ordered by priority then age, in IEC colours, with a banner, so
   // Colours: the badges without flashing (the low one never flashes).
   assert.equal(await bg(nurse.locator(`tr[data-alarm="${low}"] .prio`)), 'rgb(77, 208, 225)');
   await nurse.emulateMedia({ reducedMotion: 'reduce' });
-  assert.equal(await bg(nurse.locator(`tr[data-alarm="${high}"] .prio`)), 'rgb(183, 28, 28)');
-  assert.equal(await bg(nurse.locator(`tr[data-alarm="${med1}"] .prio`)), 'rgb(255, 196, 0)');
+  assert.equal(await settled(nurse.locator(`tr[data-alarm="${high}"] .prio`), 'rgb(183, 28, 28)'), 'rgb(183, 28, 28)');
+  assert.equal(await settled(nurse.locator(`tr[data-alarm="${med1}"] .prio`), 'rgb(255, 196, 0)'), 'rgb(255, 196, 0)');
   assert.match(await nurse.locator(`tr[data-alarm="${high}"]`).getByTestId('countdown').textContent(), /tier 1 in (1:00|0:5\d)/);
 
   // Filters.

@@ -592,3 +592,22 @@ func TestStatusFlagsAreNoDataSources(t *testing.T) {
 		t.Fatalf("an hour later: %+v, want NO_DATA for hr only", c)
 	}
 }
+
+// TestSpotMeasurementsAreNoDataSources: a blood pressure taken every 15 minutes (or a home
+// cuff's daily reading) is not a continuous source (spec §8), so the silence between two
+// measurements raises no NO_DATA; configured with an interval, the same signal is judged by it.
+func TestSpotMeasurementsAreNoDataSources(t *testing.T) {
+	base := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	x := NewTechEvaluator()
+	x.Intervals = intervals{"cuff2/nibp_sys": 15 * time.Minute}
+	for _, m := range []string{"nibp_sys", "nibp_dia", "nibp_mean", "pr_nibp", "glucose", "weight"} {
+		r := mkReading("t1", "cuff1", "pat1", m, 120, base)
+		x.Reading(&r, "", nil)
+	}
+	r := mkReading("t1", "cuff2", "pat2", "nibp_sys", 120, base)
+	x.Reading(&r, "", nil)
+	c := x.Check(base.Add(24*time.Hour), nil)
+	if len(c) != 1 || c[0].Device != "cuff2" || !c[0].At.Equal(base.Add(45*time.Minute+30*time.Second)) {
+		t.Fatalf("a day later: %+v, want only cuff2's configured nibp_sys NO_DATA at 45.5 min", c)
+	}
+}

@@ -140,8 +140,19 @@ func (x *TechEvaluator) sig(tenant, device, metric string) *signal {
 		s = &signal{tenant: tenant, device: device, metric: metric, expected: DefaultDataInterval}
 		x.signals[k] = s
 		x.configure(s)
+		if !s.configured && spotMetrics[metric] {
+			s.eventDriven = true
+		}
 	}
 	return s
+}
+
+// spotMetrics are measured on demand or on a cycle of many minutes (a blood-pressure cuff, a
+// glucose meter, a scale), not continuously: spec §8 raises NO_DATA for continuous sources
+// only, and a missed home measurement is an adherence task (rpm.md), not an alarm. An
+// IntervalSource that configures an interval for such a signal makes it a data source again.
+var spotMetrics = map[string]bool{
+	"nibp_sys": true, "nibp_dia": true, "nibp_mean": true, "pr_nibp": true, "glucose": true, "weight": true,
 }
 
 // configure applies the IntervalSource's answer for s, if it has one.

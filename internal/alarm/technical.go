@@ -66,6 +66,7 @@ type link struct {
 	tenant, device, subject, unit string
 	home                          bool
 	lostAt                        time.Time // session lost at; zero while connected or closed cleanly
+	grace                         time.Time // Rebase: the offline timer counts from here, if later
 	open                          bool      // DEVICE_OFFLINE present
 }
 
@@ -76,6 +77,15 @@ type signal struct {
 	configured                            bool
 	eventDriven                           bool // sent on change only: never NO_DATA (IntervalSource)
 	open                                  bool
+	grace                                 time.Time // Rebase: the silence counts from here, if later than last
+}
+
+// from is when the signal's silence started counting: its last reading, or a later Rebase.
+func (s *signal) from() time.Time {
+	if s.grace.After(s.last) {
+		return s.grace
+	}
+	return s.last
 }
 
 // IntervalSource says, from configuration, how often a device sends a metric: a cold-chain
@@ -384,12 +394,12 @@ func (x *TechEvaluator) Connectivity(c Connectivity, out []Condition) []Conditio
 		if l.open || !known {
 			out = append(out, l.cond(StatusCleared, c.At, c.At, 0))
 		}
-		l.lostAt, l.open = time.Time{}, false
+		l.lostAt, l.open, l.grace = time.Time{}, false, time.Time{}
 	case !c.Lost:
 		delete(x.lost, k)
-		l.lostAt = time.Time{}
+		l.lostAt, l.grace = time.Time{}, time.Time{}
 	case l.lostAt.IsZero() && !l.open:
-		l.lostAt = c.At
+		l.lostAt, l.grace = c.At, time.Time{}
 		x.lost[k] = l
 	}
 	return out
@@ -411,11 +421,11 @@ func (l *link) cond(st Status, at, onset time.Time, offline time.Duration) Condi
 func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
 	var due []string
 	for k, s := range x.signals {
-		if s.open || s.eventDriven || s.last.IsZero() || now.Before(s.last.Add(NoDataThreshold(s.expected))) {
+		if s.open || s.eventDriven || s.last.IsZero() || now.Before(s.from().Add(NoDataThreshold(s.expected))) {
 			continue
 		}
 		x.configure(s) // configuration may have changed since the signal was first seen
-		if s.eventDriven || now.Before(s.last.Add(NoDataThreshold(s.expected))) {
+		if s.eventDriven || now.Before(s.from().Add(NoDataThreshold(s.expected))) {
 			continue
 		}
 		due = append(due, k)
@@ -423,13 +433,13 @@ func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
 	slices.Sort(due)
 	for _, k := range due {
 		s := x.signals[k]
-		at := s.last.Add(NoDataThreshold(s.expected))
+		at := s.from().Add(NoDataThreshold(s.expected))
 		s.open = true
 		out = append(out, techCond(s.tenant, s.subject, s.unit, s.device, s.metric, NoData, StatusPresent, at, at, now.Sub(s.last).Seconds(), NoDataThreshold(s.expected).Seconds()))
 	}
 	due = due[:0]
 	for k, l := range x.lost {
-		if now.Sub(l.lostAt) > DeviceOfflineDelay {
+		if now.Sub(l.offFrom()) > DeviceOfflineDelay {
 			due = append(due, k)
 		}
 	}
@@ -438,7 +448,32 @@ func (x *TechEvaluator) Check(now time.Time, out []Condition) []Condition {
 		l := x.lost[k]
 		delete(x.lost, k)
 		l.open = true
-		out = append(out, l.cond(StatusPresent, l.lostAt.Add(DeviceOfflineDelay), l.lostAt, now.Sub(l.lostAt)))
+		out = append(out, l.cond(StatusPresent, l.offFrom().Add(DeviceOfflineDelay), l.lostAt, now.Sub(l.lostAt)))
 	}
 	return out
+}
+
+// offFrom is when the link's offline timer started: the loss, or a later Rebase.
+func (l *link) offFrom() time.Time {
+	if l.grace.After(l.lostAt) {
+		return l.grace
+	}
+	return l.lostAt
+}
+
+// Rebase restarts the silence and offline timers that are running (not those whose alarm is
+// open) at now, for an evaluator restored after a restart: a device that does not report again
+// raises NO_DATA (DEVICE_OFFLINE) a full threshold after processing resumed, instead of at once
+// for the time Vigil itself was down — devices resend what they buffered meanwhile, and a burst
+// of alarms for every device after each restart would teach staff to ignore them. Vigil's own
+// downtime is an operations matter (its health and metrics), not one alarm per device.
+func (x *TechEvaluator) Rebase(now time.Time) {
+	for _, s := range x.signals {
+		if !s.open {
+			s.grace = now
+		}
+	}
+	for _, l := range x.lost {
+		l.grace = now
+	}
 }

@@ -35,6 +35,10 @@ type Log interface {
 type checkpoint struct {
 	LogSeq uint64         `json:"log_seq"`
 	Engine alarm.Snapshot `json:"engine"`
+	// Tech is the technical evaluator at LogSeq or later (replaying a reading it already saw
+	// changes nothing): without it a device silent since before the checkpoint would never
+	// raise NO_DATA, as the replayed log holds none of its readings.
+	Tech *alarm.TechSnapshot `json:"tech,omitempty"`
 }
 
 // Store is what the processor needs from the query store.
@@ -191,6 +195,10 @@ func (s *Service) start(ctx context.Context) (*alarm.Engine, error) {
 			}
 		}
 		restore, s.startSeq = &cp.Engine, cp.LogSeq
+		if cp.Tech != nil {
+			s.tech.Restore(*cp.Tech)
+			s.tech.Rebase(time.Now()) // running timers count from now (see alarm.TechEvaluator.Rebase)
+		}
 		s.applied.Store(cp.LogSeq)
 		s.mu.Lock()
 		for _, p := range restore.Pauses {
@@ -422,7 +430,11 @@ func (s *Service) emit(ctx context.Context, b alarm.Batch) error {
 	if b.Snapshot != nil {
 		// applied is read after the engine made the snapshot, and is stored only after the
 		// engine handled that message: the sequence saved is never ahead of the state.
-		doc, err := json.Marshal(checkpoint{LogSeq: s.applied.Load(), Engine: *b.Snapshot})
+		seq := s.applied.Load()
+		s.techMu.Lock() // after reading seq: the evaluator has handled at least that message
+		tech := s.tech.Snapshot()
+		s.techMu.Unlock()
+		doc, err := json.Marshal(checkpoint{LogSeq: seq, Engine: *b.Snapshot, Tech: &tech})
 		if err != nil {
 			return fmt.Errorf("encode alarm snapshot: %w", err)
 		}

@@ -476,7 +476,44 @@ func (c *core) reprioritise(ctx context.Context, t *Tracked, now time.Time) {
 	}
 	c.endAudioPauses(a.Tenant, now)
 	c.renotify(t, now, true)
+	c.alertNewRecipients(ctx, t, now)
 	c.fireOverdue(ctx, t, now)
+}
+
+// alertNewRecipients is the rest of T13's "recompute the schedule with the new priority's
+// offsets; tiers already overdue fire immediately": the new policy's tiers up to the current
+// level are due, and whoever they name who was not yet notified (the medical team when a red
+// score becomes NEWS2 MEDIUM, say) is alerted now. The level is unchanged.
+func (c *core) alertNewRecipients(ctx context.Context, t *Tracked, now time.Time) {
+	a := &t.Alarm
+	var fresh []string
+	tier := map[string]int{}
+	for i := 0; i <= a.EscalationLevel && i < len(t.Policy.Tiers); i++ {
+		for _, rule := range t.Policy.Tiers[i].Recipients {
+			users, err := c.dir.Recipients(ctx, t.ref(), rule)
+			if err != nil {
+				c.log.Error("resolve alarm recipients", "alarm", a.ID.String(), "tenant", a.Tenant, "rule", string(rule.Kind), "err", err)
+				continue
+			}
+			for _, u := range users {
+				if _, seen := tier[u]; !seen && !t.live(u) {
+					tier[u] = i
+					fresh = append(fresh, u)
+				}
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	slices.Sort(fresh)
+	evID := c.event(t, EvNotified, now, system, a.State, a.State, "", "", fresh)
+	for _, u := range fresh {
+		r := t.recipient(u)
+		r.Tier, r.Live, r.Last = tier[u], true, now
+		r.Attempts++
+		c.notify(t, r, NotifyAlert, evID, now)
+	}
 }
 
 func (c *core) fireOverdue(ctx context.Context, t *Tracked, now time.Time) {

@@ -611,3 +611,19 @@ func TestSpotMeasurementsAreNoDataSources(t *testing.T) {
 		t.Fatalf("a day later: %+v, want only cuff2's configured nibp_sys NO_DATA at 45.5 min", c)
 	}
 }
+
+// TestBandRiseWhileActiveAlertsTheNewPolicysTier0: T13 from ACTIVE recomputes the schedule with
+// the new priority's policy and its tiers already due fire at once — a red score (tier 0: the
+// assigned nurse) that becomes NEWS2 MEDIUM before anyone acknowledged it alerts the on-call
+// medical team (MEDIUM's tier 0) at the rise, and re-notifies the nurse.
+func TestBandRiseWhileActiveAlertsTheNewPolicysTier0(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC))
+	news2(h, NEWS2RedScore, 3, 0, 0)
+	news2(h, NEWS2Medium, 5, 0, 300) // 13:05, still ACTIVE
+	h.until(h.at(301))
+	if a := h.onlyOpen().Alarm; a.State != Active || a.Code != NEWS2Medium || !a.AnnouncedAt.Equal(h.at(0)) {
+		t.Fatalf("13:05 alarm = %s %s announced %v; want ACTIVE NEWS2_MEDIUM announced 13:00", a.State, a.Code, a.AnnouncedAt)
+	}
+	eq(t, "notifications", h.noteLog(), []string{"0 ALERT A t0", "120 RENOTIFY A t0", "240 RENOTIFY A t0", // reminders
+		"300 RENOTIFY A t0", "300 ALERT P t0"})
+}

@@ -72,20 +72,31 @@ func (s *Service) monitor(ps *patientState, p baseline.Param) (*baseline.Monitor
 
 // feedBaseline adds a reading to the patient's PBM of p; a closed day is stored with its flags.
 // Called with s.mu held.
-func (s *Service) feedBaseline(ctx context.Context, ps *patientState, p baseline.Param, at time.Time, v float64) error {
+func (s *Service) feedBaseline(ctx context.Context, w *batch, ps *patientState, p baseline.Param, at time.Time, v float64) error {
 	m, err := s.monitor(ps, p)
 	if err != nil {
 		return err
 	}
-	res, closed, _ := m.Add(at, baseline.DayOf(at, ps.loc), v)
+	day := baseline.DayOf(at, ps.loc)
+	res, closed, late := m.Add(at, day, v)
+	if late {
+		return nil
+	}
+	// Keep what the monitor holds of its open day for the saved state (procState.Days).
+	d := ps.days[string(p)]
+	if d == nil {
+		d = &openDay{}
+		ps.days[string(p)] = d
+	}
+	d.add(at, day, v, closed)
 	if !closed {
 		return nil
 	}
-	return s.storeDay(ctx, ps, &res)
+	return s.storeDay(ctx, w, ps, &res)
 }
 
-// storeDay stores a closed day's value and a flag per direction worth showing.
-func (s *Service) storeDay(ctx context.Context, ps *patientState, res *baseline.DayResult) error {
+// storeDay stores (into w) a closed day's value and a flag per direction worth showing.
+func (s *Service) storeDay(_ context.Context, w *batch, ps *patientState, res *baseline.DayResult) error {
 	if !res.HasValue {
 		return nil
 	}
@@ -93,10 +104,8 @@ func (s *Service) storeDay(ctx context.Context, ps *patientState, res *baseline.
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.PutRecord(ctx, store.ClinicalRecord{Kind: store.RecDailyValue, ID: hashID(ps.tenant, ps.id, string(res.Param), res.Day.String()),
-		Tenant: ps.tenant, Owner: ps.id, At: dayTime(res.Day), Tag: string(res.Param), JSON: dv}); err != nil {
-		return err
-	}
+	w.put(store.ClinicalRecord{Kind: store.RecDailyValue, ID: hashID(ps.tenant, ps.id, string(res.Param), res.Day.String()),
+		Tenant: ps.tenant, Owner: ps.id, At: dayTime(res.Day), Tag: string(res.Param), JSON: dv})
 	for i := range res.NTracks {
 		tr := &res.Tracks[i]
 		if tr.State != baseline.Accumulating && tr.State != baseline.Alerting && tr.State != baseline.AlertOpen && !tr.Watch {
@@ -115,10 +124,8 @@ func (s *Service) storeDay(ctx context.Context, ps *patientState, res *baseline.
 		if err != nil {
 			return err
 		}
-		if _, err := s.st.PutRecord(ctx, store.ClinicalRecord{Kind: store.RecBaselineFlag, ID: f.ID, Tenant: ps.tenant, Owner: ps.id,
-			At: dayTime(res.Day), Tag: f.State, JSON: raw}); err != nil {
-			return err
-		}
+		w.put(store.ClinicalRecord{Kind: store.RecBaselineFlag, ID: f.ID, Tenant: ps.tenant, Owner: ps.id,
+			At: dayTime(res.Day), Tag: f.State, JSON: raw})
 	}
 	return nil
 }

@@ -581,10 +581,10 @@ func TestSubjectAtNamesWard(t *testing.T) {
 	}
 }
 
-// idleLog is a log with no messages: RunConsumer waits for the end.
+// idleLog is a log with no messages: Replay waits for the end.
 type idleLog struct{}
 
-func (idleLog) RunConsumer(ctx context.Context, _ string, _ func(context.Context, uint64, []reading.Reading) error) error {
+func (idleLog) Replay(ctx context.Context, _ uint64, _ func(uint64, []reading.Reading) error) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

@@ -9,7 +9,11 @@
 // time. Queries resolve it over the stored readings of each assigned device, so late readings
 // and assignments created afterwards are right by construction.
 //
-// The processor (Service.Run) is a durable log consumer named "clinical". It is deterministic:
+// The processor (Service.Run) replays the log from its own checkpoint and commits each batch
+// of messages (sets, daily values, flags, the touched patients' saved states and the new
+// checkpoint) in one store transaction, after applying the batch's alarm conditions; after a
+// crash or a failed commit it restores the patients' saved states and replays from the
+// checkpoint (batch.go). It is deterministic:
 // NEWS2 sets are evaluated at readings' measured times (never the wall clock) at most once per
 // patient and minute, and their ids are hashes of tenant, patient and that minute (or of the
 // manual observation), so a replay stores nothing twice. Only overdue reminders and the re-score
@@ -17,8 +21,9 @@
 // Besides band alerts, sets raise the advisories NEWS2_RISING (rpm.md §6.6) and
 // NEWS2_CONTINUOUS_MONITORING_REQUIRED (news2.md §5.2).
 //
-// A Service is safe for concurrent use: the consumer, the overdue ticker and API calls that
-// enter observations share the patients' state under one mutex (Service.mu). The Attributor
+// A Service is safe for concurrent use: the log processing, the overdue ticker and API calls
+// that enter observations share the patients' state and the pending batch under one mutex
+// (Service.mu). The Attributor
 // has its own lock and is never called with Service.mu held by its own methods; lock order:
 // Service.mu before Attributor.mu.
 package clinical

@@ -7,7 +7,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/vigil-iomt/vigil/internal/alarm"
 	"github.com/vigil-iomt/vigil/internal/news2"
 	"github.com/vigil-iomt/vigil/internal/store"
 )
@@ -123,7 +122,7 @@ func (in ObservationInput) Validate(now time.Time) (Observation, error) {
 }
 
 // addTo puts the observation into an assembler as manual readings.
-func (o *Observation) addTo(a *news2.Assembler) {
+func (o *Observation) addTo(a *assembler) {
 	for _, f := range []struct {
 		p news2.Param
 		v *float64
@@ -173,30 +172,42 @@ func (s *Service) RecordObservation(ctx context.Context, tenant, patient, actor 
 	if !direct {
 		return o, nil, nil
 	}
-	conds, set, err := s.scoreManual(ctx, tenant, o, true)
+	set, err := s.scoreManual(ctx, tenant, o, true)
 	if err != nil {
 		return o, nil, err
-	}
-	if err := s.apply(ctx, conds); err != nil {
-		return o, set, err
 	}
 	return o, set, nil
 }
 
 // scoreManual adds a stored manual observation to the patient's assembler and stores its set,
-// once per observation (direct: the API's own call, marked seen before it was stored). Called
-// without s.mu.
-func (s *Service) scoreManual(ctx context.Context, tenant string, o Observation, direct bool) ([]alarm.Condition, *SetDoc, error) {
+// once per observation (direct: the API's own call, marked seen before it was stored), and
+// commits that at once after the log's pending work. When the commit fails the observation is
+// left for pollManual to score again. Called without s.mu.
+func (s *Service) scoreManual(ctx context.Context, tenant string, o Observation, direct bool) (set *SetDoc, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, done := s.seen[o.ID]; done && !direct {
-		return nil, nil, nil
+		return nil, nil
 	}
 	s.seen[o.ID] = o.At
+	defer func() {
+		if err != nil {
+			delete(s.seen, o.ID)
+		}
+	}()
+	if err := s.flushLocked(ctx); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	ps, err := s.patient(ctx, tenant, o.Patient)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	ps.seen[o.ID] = o.At
+	for id, at := range ps.seen {
+		if at.Before(now.Add(-26 * time.Hour)) {
+			delete(ps.seen, id)
+		}
 	}
 	// patient() may have loaded this very observation from the store already; adding it twice
 	// is harmless (an equal manual value or assertion replaces itself).
@@ -207,12 +218,24 @@ func (s *Service) scoreManual(ctx context.Context, tenant string, o Observation,
 	if ps.newest.After(t) && !ps.newest.After(now) {
 		t = ps.newest
 	}
-	return s.evaluate(ctx, ps, t, SourceManual, o.ID)
+	w := newBatch()
+	conds, set, err := s.evaluate(ctx, w, ps, t, SourceManual, o.ID)
+	if err != nil {
+		s.resetLocked() // the observation is in the assembler but not saved
+		return nil, err
+	}
+	w.conds = conds
+	w.states[ps] = ps.snapshot()
+	if err := s.commitSideLocked(ctx, w); err != nil {
+		return nil, err
+	}
+	return set, nil
 }
 
 // pollManual scores manual observations of the last 25 h that this processor has not seen
 // (entered through another node's API). The first poll after Run starts only takes note of
-// those entered before it started: patient states load recent observations themselves.
+// those entered before it started of patients without a saved state: their states load
+// recent observations themselves; a saved state lists the observations it includes.
 func (s *Service) pollManual(ctx context.Context) error {
 	tenants, err := s.st.Tenants(ctx)
 	if err != nil {
@@ -245,22 +268,30 @@ func (s *Service) pollManual(ctx context.Context) error {
 				return fmt.Errorf("manual observation %s: %w", r.ID, err)
 			}
 			if first && o.EnteredAt.Before(s.started) {
-				s.seen[r.ID] = r.At // entered before this processor started: loaded with the patient
-				continue
+				st, err := s.savedLocked(ctx, t.ID, o.Patient)
+				if err != nil {
+					s.mu.Unlock()
+					return err
+				}
+				if st == nil {
+					s.seen[r.ID] = r.At // entered before this processor started: loaded with the patient
+					continue
+				}
+				if _, done := st.Seen[r.ID]; done {
+					s.seen[r.ID] = r.At // scored into the saved state
+					continue
+				}
 			}
 			todo, tenantOf = append(todo, o), append(tenantOf, t.ID)
 		}
 	}
 	s.mu.Unlock()
-	var conds []alarm.Condition
 	for i, o := range todo {
-		c, _, err := s.scoreManual(ctx, tenantOf[i], o, false)
-		if err != nil {
+		if _, err := s.scoreManual(ctx, tenantOf[i], o, false); err != nil {
 			return err
 		}
-		conds = append(conds, c...)
 	}
-	return s.apply(ctx, conds)
+	return nil
 }
 
 // Observations lists a patient's manual observations in [from, to), newest first.

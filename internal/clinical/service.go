@@ -21,8 +21,18 @@ import (
 	"github.com/vigil-iomt/vigil/internal/store"
 )
 
-// Consumer is the name of the clinical processor's durable log consumer.
+// Consumer is the name of the durable log consumer the clinical processor read through before
+// it kept its own checkpoint; Run starts after its acknowledged position once, then removes it.
 const Consumer = "clinical"
+
+// Batching defaults (Config.FlushEvery, Config.MaxBatch). A batch saves the whole processing
+// state of every patient it touched (up to a few tens of KB for a 1 Hz monitor's continuous
+// windows), so commits are kept to one a second: NEWS2 sets are per minute and their alarms
+// can wait that long; the physiological limit alarms do not come from here.
+const (
+	DefaultFlushEvery = time.Second
+	DefaultMaxBatch   = 1000
+)
 
 // Assignment kinds.
 const (
@@ -33,9 +43,19 @@ const (
 // CodeObsOverdue is the reminder of news2.md §5.2 (also alarm.NEWS2ObsOverdue).
 const CodeObsOverdue = alarm.NEWS2ObsOverdue
 
-// Log feeds the processor: *stream.Log implements it.
+// Log feeds the processor: *stream.Log implements it. Replay calls fn with every message
+// after the stream sequence afterSeq (0: from the oldest held), in order, until ctx ends or fn
+// fails; it acknowledges nothing.
 type Log interface {
-	RunConsumer(ctx context.Context, name string, fn func(ctx context.Context, seq uint64, rs []reading.Reading) error) error
+	Replay(ctx context.Context, afterSeq uint64, fn func(seq uint64, rs []reading.Reading) error) error
+}
+
+// legacyLog is implemented by a Log (*stream.Log) that can still hold the durable consumer
+// the processor read through before it kept its own checkpoint. Without it the first start
+// without a checkpoint replays the whole log (harmless: see the package doc).
+type legacyLog interface {
+	ConsumerAckFloor(ctx context.Context, name string) (seq uint64, ok bool, err error)
+	RemoveConsumer(ctx context.Context, name string) error
 }
 
 // Alarms takes the alarm conditions the processor raises: *alarmproc.Service implements it.
@@ -67,6 +87,12 @@ type Config struct {
 	// PollEvery is how often the processor looks for manual observations entered through
 	// another node's API (default 2 s).
 	PollEvery time.Duration
+	// FlushEvery bounds how long a processed log message waits for its batch's commit
+	// (default DefaultFlushEvery): stored sets, flags and alarm conditions lag the log by at
+	// most this plus one commit. MaxBatch commits earlier, after that many messages (default
+	// DefaultMaxBatch).
+	FlushEvery time.Duration
+	MaxBatch   int
 }
 
 // Service is the clinical service: the processor and the operations the API calls.
@@ -77,13 +103,21 @@ type Service struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	leading atomic.Bool // Run is running: this node processes the log
+	leading   atomic.Bool   // Run is running: this node processes the log
+	processed atomic.Uint64 // the last log sequence processed (committed or pending)
+	committed atomic.Uint64 // the last log sequence committed (Run's progress)
+	// retryBase is Run's first pause after a failed batch (doubling to 30 s while it fails).
+	retryBase time.Duration
 
-	mu       sync.Mutex               // guards patients, seen and the state inside each
-	patients map[string]*patientState // tenant + "/" + patient
-	seen     map[string]time.Time     // manual observations processed → their time (pollManual)
-	polled   bool                     // pollManual has run once
-	started  time.Time                // when Run started processing
+	mu        sync.Mutex               // guards the fields below and the state inside each patient
+	patients  map[string]*patientState // tenant + "/" + patient
+	saved     map[string]*procState    // saved patient states, loaded at first use (nil: not loaded)
+	pend      *batch                   // the log's uncommitted work
+	replaying bool                     // Run's replay of the log is running
+	broken    bool                     // a commit failed during the replay: it must restart
+	seen      map[string]time.Time     // manual observations processed → their time (pollManual)
+	polled    bool                     // pollManual has run once
+	started   time.Time                // when Run started processing
 }
 
 // New returns the Service.
@@ -106,15 +140,25 @@ func New(cfg Config) *Service {
 	if cfg.Attributor == nil {
 		cfg.Attributor = NewAttributor(cfg.Store)
 	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = DefaultFlushEvery
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
 	return &Service{cfg: cfg, st: cfg.Store, attr: cfg.Attributor, log: cfg.Logger, now: cfg.Now, patients: map[string]*patientState{},
-		seen: map[string]time.Time{}}
+		pend: newBatch(), seen: map[string]time.Time{}, retryBase: 500 * time.Millisecond}
 }
 
 // Attributor returns the service's attributor (for the alarm processor).
 func (s *Service) Attributor() *Attributor { return s.attr }
 
-// Run refreshes the attributor, then runs the log consumer, the overdue ticker and the
-// periodic refresh until ctx ends or one fails.
+// Run refreshes the attributor, then processes the log, runs the overdue ticker and the
+// periodic refresh until ctx ends (nil then) or one fails. It replays the log from the saved
+// checkpoint and commits the effects of the messages with the new checkpoint in one
+// transaction per batch (Config.FlushEvery, Config.MaxBatch). When a commit fails it resets
+// the live state to the saved one and replays from the checkpoint again, after a pause. Only
+// one node may run it at a time (scaled out: under the processors' lease).
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.attr.Refresh(ctx); err != nil {
 		return fmt.Errorf("clinical: %w", err)
@@ -123,11 +167,12 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.leading.Store(false)
 	// State loaded while not leading (API reads) may be stale: start afresh.
 	s.mu.Lock()
-	s.patients, s.seen, s.polled, s.started = map[string]*patientState{}, map[string]time.Time{}, false, s.now()
+	s.resetLocked()
+	s.seen, s.polled, s.started = map[string]time.Time{}, false, s.now()
 	s.mu.Unlock()
 	g, gctx := errgroup.WithContext(ctx)
 	if s.cfg.Log != nil {
-		g.Go(func() error { return s.cfg.Log.RunConsumer(gctx, Consumer, s.Consume) })
+		g.Go(func() error { return s.runLog(gctx) })
 	}
 	g.Go(func() error {
 		tick := time.NewTicker(s.cfg.TickEvery)
@@ -169,6 +214,101 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// runLog replays the log until ctx ends, again from the checkpoint after a failed batch.
+func (s *Service) runLog(ctx context.Context) error {
+	wait := time.Duration(0)
+	for {
+		before := s.committed.Load()
+		err := s.replay(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ce *errCommit
+		if !errors.As(err, &ce) {
+			return fmt.Errorf("clinical processor: %w", err)
+		}
+		if s.committed.Load() != before {
+			wait = 0 // it made progress: not a persistent failure
+		}
+		wait = min(max(2*wait, s.retryBase), 30*time.Second)
+		s.log.Error("clinical batch not committed; replaying from the checkpoint", "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// replay runs one pass of runLog: from the saved checkpoint (or, the first time, from the old
+// durable consumer's acknowledged position) until ctx ends or a batch fails.
+func (s *Service) replay(ctx context.Context) error {
+	seq, ok, err := s.st.ClinicalCheckpoint(ctx)
+	if err != nil {
+		return &errCommit{err: err}
+	}
+	legacy, _ := s.cfg.Log.(legacyLog)
+	removeLegacy := func() {
+		if legacy == nil {
+			return
+		}
+		if err := legacy.RemoveConsumer(ctx, Consumer); err != nil {
+			s.log.Warn("could not remove the old clinical consumer", "err", err)
+		}
+		legacy = nil
+	}
+	switch {
+	case ok:
+		removeLegacy() // a no-op once it is gone
+	case legacy != nil:
+		// First start since the processor keeps a checkpoint: carry on where the old durable
+		// consumer stopped; it is removed once the first checkpoint is saved.
+		floor, found, err := legacy.ConsumerAckFloor(ctx, Consumer)
+		if err != nil {
+			s.log.Warn("could not read the old clinical consumer's position; replaying the whole log", "err", err)
+		} else if found {
+			seq = floor
+		}
+	}
+	// Start from the saved state: after a failed batch, or after the lease moved between
+	// nodes and another node's processor advanced it.
+	s.mu.Lock()
+	s.replaying, s.broken = false, false
+	s.resetLocked()
+	s.replaying = true
+	s.mu.Unlock()
+	defer func() {
+		// What is not committed is replayed by whoever runs the processor next.
+		s.mu.Lock()
+		s.resetLocked()
+		s.replaying, s.broken = false, false
+		s.mu.Unlock()
+	}()
+	s.processed.Store(seq)
+	s.committed.Store(seq)
+	s.log.Info("clinical processor replaying the log", "after_seq", seq, "checkpoint", ok)
+	msgs := make(chan message)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return s.cfg.Log.Replay(gctx, seq, func(seq uint64, rs []reading.Reading) error {
+			select {
+			case msgs <- message{seq: seq, rs: rs}:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	g.Go(func() error {
+		return s.loop(gctx, msgs, s.cfg.FlushEvery, s.cfg.MaxBatch, func() {
+			if legacy != nil {
+				removeLegacy()
+			}
+		})
+	})
+	return g.Wait()
+}
+
 // hashID is a deterministic record id: 16 bytes of SHA-256 over the parts, in hex.
 func hashID(parts ...string) string {
 	h := sha256.New()
@@ -186,7 +326,7 @@ type patientState struct {
 	loc        *time.Location
 	dob        time.Time // zero when unknown
 	pregnant   news2.Tri // No for male patients, else Unknown (not recorded yet)
-	asm        news2.Assembler
+	asm        assembler
 	lastMinute int64     // minute (Unix) of the last device evaluation
 	newest     time.Time // newest measured time of a NEWS2 reading fed
 	last       *SetDoc   // last stored set
@@ -196,6 +336,8 @@ type patientState struct {
 	monitorReq bool // NEWS2_CONTINUOUS_MONITORING_REQUIRED raised (last set's MonitorRequired)
 	rising     bool // NEWS2_RISING raised (last complete set's Rising)
 	monitors   map[baseline.Param]*baseline.Monitor
+	days       map[string]*openDay  // baseline param → its open day (procState)
+	seen       map[string]time.Time // manual observations scored → their time (procState)
 }
 
 func (ps *patientState) key() string { return ps.tenant + "/" + ps.id }
@@ -207,7 +349,12 @@ func (s *Service) patient(ctx context.Context, tenant, id string) (*patientState
 	if ps := s.patients[tenant+"/"+id]; ps != nil {
 		return ps, nil
 	}
-	ps := &patientState{tenant: tenant, id: id, scale: news2.Scale1, loc: time.UTC, monitors: map[baseline.Param]*baseline.Monitor{}}
+	saved, err := s.savedLocked(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	ps := &patientState{tenant: tenant, id: id, scale: news2.Scale1, loc: time.UTC, monitors: map[baseline.Param]*baseline.Monitor{},
+		days: map[string]*openDay{}, seen: map[string]time.Time{}}
 	p, err := s.st.Patient(ctx, tenant, id)
 	switch {
 	case err == nil:
@@ -239,6 +386,17 @@ func (s *Service) patient(ctx context.Context, tenant, id string) (*patientState
 		}
 	}
 	now := s.now()
+	if saved != nil {
+		// Processed before: its saved state is its state at the checkpoint.
+		if err := s.rebuildBaselines(ctx, ps, now); err != nil {
+			return nil, err
+		}
+		if err := s.restore(ps, saved); err != nil {
+			return nil, err
+		}
+		s.patients[ps.key()] = ps
+		return ps, nil
+	}
 	obs, err := s.st.Records(ctx, store.RecordQuery{Tenant: tenant, Kind: store.RecManualObs, Owner: id, From: now.Add(-4 * time.Hour)})
 	if err != nil {
 		return nil, err
@@ -249,6 +407,7 @@ func (s *Service) patient(ctx context.Context, tenant, id string) (*patientState
 			return nil, fmt.Errorf("manual observation %s: %w", r.ID, err)
 		}
 		o.addTo(&ps.asm)
+		ps.seen[o.ID] = o.At // in the assembler: in the saved state from now on
 	}
 	if err := s.warmSpot(ctx, ps, now); err != nil {
 		return nil, err
@@ -336,34 +495,43 @@ func (s *Service) Rescore(ctx context.Context, tenant, patient string) (*SetDoc,
 	if !s.leading.Load() && s.cfg.Log != nil {
 		return nil, nil
 	}
-	conds, set, err := s.rescore(ctx, tenant, patient, nil)
+	return s.rescore(ctx, tenant, patient, nil)
+}
+
+// rescore is Rescore under s.mu, committed at once after the log's pending work; p, when not
+// nil, is the patient as stored (a change found by refreshPatients) and is applied first.
+func (s *Service) rescore(ctx context.Context, tenant, patient string, p *store.Patient) (*SetDoc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.flushLocked(ctx); err != nil {
+		return nil, err
+	}
+	ps, err := s.patient(ctx, tenant, patient)
 	if err != nil {
 		return nil, err
 	}
-	return set, s.apply(ctx, conds)
-}
-
-// rescore is Rescore under s.mu; p, when not nil, is the patient as stored (a change found
-// by refreshPatients) and is applied first.
-func (s *Service) rescore(ctx context.Context, tenant, patient string, p *store.Patient) ([]alarm.Condition, *SetDoc, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ps, err := s.patient(ctx, tenant, patient)
-	if err != nil {
-		return nil, nil, err
-	}
+	w := newBatch()
 	if p != nil {
 		ps.applyPatient(*p)
 	}
 	if ps.last == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
 	// Strictly after the set it supersedes, so that "latest" stays unambiguous.
 	t := s.now().UTC()
 	if !t.After(ps.last.EvaluatedAt) {
 		t = ps.last.EvaluatedAt.Add(time.Millisecond)
 	}
-	return s.evaluate(ctx, ps, t, SourceScaleChange, fmt.Sprintf("%s/%d/%s", ps.last.ID, ps.scale, t.Format(time.RFC3339Nano)))
+	conds, set, err := s.evaluate(ctx, w, ps, t, SourceScaleChange, fmt.Sprintf("%s/%d/%s", ps.last.ID, ps.scale, t.Format(time.RFC3339Nano)))
+	if err != nil {
+		return nil, err
+	}
+	w.conds = conds
+	w.states[ps] = ps.snapshot()
+	if err := s.commitSideLocked(ctx, w); err != nil {
+		return nil, err
+	}
+	return set, nil
 }
 
 // refreshPatients finds SpO2 scale changes made through other nodes' APIs for the processor's
@@ -378,7 +546,6 @@ func (s *Service) refreshPatients(ctx context.Context) error {
 		scales[ps.tenant][ps.id] = ps.scale
 	}
 	s.mu.Unlock()
-	var conds []alarm.Condition
 	for tenant, cached := range scales {
 		list, err := s.st.Patients(ctx, tenant)
 		if err != nil {
@@ -396,14 +563,12 @@ func (s *Service) refreshPatients(ctx context.Context) error {
 			if want == scale {
 				continue
 			}
-			c, _, err := s.rescore(ctx, tenant, p.ID, &p)
-			if err != nil {
+			if _, err := s.rescore(ctx, tenant, p.ID, &p); err != nil {
 				return err
 			}
-			conds = append(conds, c...)
 		}
 	}
-	return s.apply(ctx, conds)
+	return nil
 }
 
 // sourceOf is how the processor treats a NEWS2 metric (news2.md §6.1): rr, spo2 and the pulse
@@ -420,71 +585,6 @@ func sourceOf(p news2.Param, rank int) news2.Source {
 // skipFlags are readings never scored or counted.
 const skipFlags = reading.Implausible | reading.Unmapped | reading.Control
 
-// Consume processes one log message: it attributes each reading, feeds NEWS2 assembly and
-// baselines, evaluates each touched patient once at its newest reading, stores what changed
-// and applies the alarm conditions that causes. It is idempotent (see the package doc).
-func (s *Service) Consume(ctx context.Context, _ uint64, rs []reading.Reading) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var order []*patientState
-	touched := map[*patientState]time.Time{}
-	for i := range rs {
-		r := &rs[i]
-		if r.Kind != reading.Number || r.Flags&skipFlags != 0 {
-			continue
-		}
-		pid, ok := s.attr.PatientAt(r.Tenant, r.Device, r.Measured)
-		if !ok {
-			continue
-		}
-		np, rank, isNEWS := news2.ParamOf(r.Metric)
-		bp, isPBM := baseline.ParamOf(r.Metric)
-		if !isNEWS && !isPBM {
-			continue
-		}
-		ps, err := s.patient(ctx, r.Tenant, pid)
-		if err != nil {
-			return fmt.Errorf("clinical: load patient of device %s: %w", r.Device, err)
-		}
-		if isNEWS && news2.Plausible(np, r.Value, false) {
-			ps.asm.Add(np, r.Value, r.Measured, sourceOf(np, rank), rank)
-			if r.Measured.After(ps.newest) {
-				ps.newest = r.Measured
-			}
-			if t, seen := touched[ps]; !seen || r.Measured.After(t) {
-				if !seen {
-					order = append(order, ps)
-				}
-				touched[ps] = r.Measured
-			}
-		}
-		if isPBM {
-			if err := s.feedBaseline(ctx, ps, bp, r.Measured, r.Value); err != nil {
-				return fmt.Errorf("clinical: baseline: %w", err)
-			}
-		}
-	}
-	var conds []alarm.Condition
-	for _, ps := range order {
-		c, _, err := s.evaluate(ctx, ps, touched[ps], SourceDevice, "")
-		if err != nil {
-			return fmt.Errorf("clinical: evaluate: %w", err)
-		}
-		conds = append(conds, c...)
-	}
-	return s.apply(ctx, conds)
-}
-
-func (s *Service) apply(ctx context.Context, conds []alarm.Condition) error {
-	if len(conds) == 0 || s.cfg.Alarms == nil {
-		return nil
-	}
-	if err := s.cfg.Alarms.Apply(ctx, conds); err != nil {
-		return fmt.Errorf("clinical: %w", err)
-	}
-	return nil
-}
-
 // storeEvery is how long a device set may go unstored while nothing scored changes.
 const storeEvery = 15 * time.Minute
 
@@ -492,10 +592,10 @@ const storeEvery = 15 * time.Minute
 // SourceDevice) it runs at most once per minute of t and stores the set when it differs from
 // the last stored one or that is 15 minutes old; for a manual observation (SourceManual, ref
 // the observation id) and a scale change (SourceScaleChange, ref the change's id) it always
-// stores. It returns the alarm conditions the set causes (band change, NEWS2_RISING,
+// stores (into w). It returns the alarm conditions the set causes (band change, NEWS2_RISING,
 // NEWS2_CONTINUOUS_MONITORING_REQUIRED) and the stored set (nil when not stored). Called with
 // s.mu held.
-func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, source, ref string) ([]alarm.Condition, *SetDoc, error) {
+func (s *Service) evaluate(ctx context.Context, w *batch, ps *patientState, t time.Time, source, ref string) ([]alarm.Condition, *SetDoc, error) {
 	if source == SourceDevice {
 		minute := t.Unix() / 60
 		if t.Unix() < 0 {
@@ -563,7 +663,7 @@ func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, s
 	rising := ps.rising
 	if doc.Complete {
 		// rpm.md §6.6 is decided on each complete result; an incomplete one leaves it as it was.
-		if rising, err = s.risingAt(ctx, ps, t, *doc.Total); err != nil {
+		if rising, err = s.risingAt(ctx, w, ps, t, *doc.Total); err != nil {
 			return nil, nil, err
 		}
 		doc.Rising = rising
@@ -576,10 +676,7 @@ func (s *Service) evaluate(ctx context.Context, ps *patientState, t time.Time, s
 	if doc.Complete {
 		tag = tagComplete
 	}
-	if _, err := s.st.PutRecord(ctx, store.ClinicalRecord{Kind: store.RecNEWS2Set, ID: doc.ID, Tenant: ps.tenant, Owner: ps.id,
-		At: t, Tag: tag, JSON: raw}); err != nil {
-		return nil, nil, err
-	}
+	w.put(store.ClinicalRecord{Kind: store.RecNEWS2Set, ID: doc.ID, Tenant: ps.tenant, Owner: ps.id, At: t, Tag: tag, JSON: raw})
 	var prev *news2.Result
 	if ps.last != nil {
 		prev = &news2.Result{BandMin: parseBand(ps.last.BandMin), Complete: ps.last.Complete}
@@ -661,16 +758,31 @@ func (s *Service) advisories(ps *patientState, t time.Time, monitorReq, rising b
 const risingWindow = 72 * time.Hour
 
 // risingAt applies rpm.md §6.6 to a complete score total evaluated at t: the previous scores
-// are the patient's stored complete sets evaluated in [t − 72 h, t) (device sets are stored when
-// their scores change and at least every 15 min). Called with s.mu held.
-func (s *Service) risingAt(ctx context.Context, ps *patientState, t time.Time, total int) (bool, error) {
+// are the patient's complete sets evaluated in [t − 72 h, t), stored or still uncommitted (in
+// the log's pending batch or in w); device sets are stored when their scores change and at
+// least every 15 min. Called with s.mu held.
+func (s *Service) risingAt(ctx context.Context, w *batch, ps *patientState, t time.Time, total int) (bool, error) {
 	if total < 3 {
 		return false, nil // no store read for the common case
 	}
+	from := t.Add(-risingWindow)
 	rs, err := s.st.Records(ctx, store.RecordQuery{Tenant: ps.tenant, Kind: store.RecNEWS2Set, Owner: ps.id, Tag: tagComplete,
-		From: t.Add(-risingWindow), To: t})
+		From: from, To: t})
 	if err != nil {
 		return false, fmt.Errorf("previous NEWS2 scores: %w", err)
+	}
+	ids := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		ids[r.ID] = true
+	}
+	for _, b := range []*batch{s.pend, w} {
+		for _, r := range b.recs {
+			if r.Kind == store.RecNEWS2Set && r.Tenant == ps.tenant && r.Owner == ps.id && r.Tag == tagComplete &&
+				!r.At.Before(from) && r.At.Before(t) && !ids[r.ID] {
+				ids[r.ID] = true
+				rs = append(rs, r)
+			}
+		}
 	}
 	prev := make([]int, 0, len(rs))
 	for _, r := range rs {
@@ -728,7 +840,10 @@ func (s *Service) CheckOverdue(ctx context.Context, now time.Time) error {
 	adm := s.attr.admitted()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var conds []alarm.Condition
+	if err := s.flushLocked(ctx); err != nil {
+		return err
+	}
+	w := newBatch()
 	for _, a := range adm {
 		ps, err := s.patient(ctx, a.tenant, a.patient)
 		if err != nil {
@@ -745,9 +860,10 @@ func (s *Service) CheckOverdue(ctx context.Context, now time.Time) error {
 			c.Status = alarm.StatusCleared
 		}
 		ps.overdue = over
-		conds = append(conds, c)
+		w.conds = append(w.conds, c)
+		w.states[ps] = ps.snapshot()
 	}
-	return s.apply(ctx, conds)
+	return s.commitSideLocked(ctx, w)
 }
 
 // overdueOf reports a patient's next due time and whether it is overdue at now, from the

@@ -188,6 +188,26 @@ type Enrolment struct {
 	Devices     []string  `json:"devices"`
 }
 
+// ClinicalState is the clinical processor's persisted processing state of one patient (what
+// its stored records do not hold: the readings still inside NEWS2's windows, the open baseline
+// days, alarm onsets), as JSON the store does not interpret.
+type ClinicalState struct {
+	Tenant  string
+	Patient string
+	JSON    []byte
+}
+
+// ClinicalBatch is what the clinical processor writes for a batch of log messages, in one
+// transaction: records are inserted like PutRecord (an existing tenant, kind and id is kept),
+// patient states replace the saved ones, and a Checkpoint above 0 replaces the saved checkpoint.
+type ClinicalBatch struct {
+	Records []ClinicalRecord
+	States  []ClinicalState
+	// Checkpoint is the last log sequence whose effects the batch completes (0: leave the
+	// saved checkpoint as it is). The processor replays the log after it on restart.
+	Checkpoint uint64
+}
+
 // ClinicalStore keeps patients, wards and beds, encounters, device assignments, RPM
 // programmes and enrolments, and immutable clinical records. *sqlite.Store and
 // *postgres.Store implement it; store/storetest.RunClinical checks them.
@@ -235,6 +255,15 @@ type ClinicalStore interface {
 	// PutRecord stores r unless a record of its tenant, kind and id exists; inserted says which.
 	PutRecord(ctx context.Context, r ClinicalRecord) (inserted bool, err error)
 	Records(ctx context.Context, q RecordQuery) ([]ClinicalRecord, error)
+
+	// SaveClinicalBatch writes b in one transaction (see ClinicalBatch).
+	SaveClinicalBatch(ctx context.Context, b ClinicalBatch) error
+	// ClinicalStates returns every saved patient processing state (all tenants: the processor
+	// restores them).
+	ClinicalStates(ctx context.Context) ([]ClinicalState, error)
+	// ClinicalCheckpoint returns the processor's checkpoint saved by SaveClinicalBatch; ok is
+	// false when none was ever saved.
+	ClinicalCheckpoint(ctx context.Context) (seq uint64, ok bool, err error)
 
 	CreateProgramme(ctx context.Context, p Programme) error // ErrConflict
 	Programme(ctx context.Context, tenant, id string) (Programme, error)

@@ -719,3 +719,67 @@ func collect[T any](rows pgx.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	}
 	return out, rows.Err()
 }
+
+// SaveClinicalBatch writes a clinical processor batch in one transaction (store.ClinicalStore).
+func (s *Store) SaveClinicalBatch(ctx context.Context, b store.ClinicalBatch) error {
+	batch := &pgx.Batch{}
+	for _, r := range b.Records {
+		batch.Queue(`INSERT INTO clinical_records (tenant, kind, id, owner, at, tag, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT DO NOTHING`, r.Tenant, string(r.Kind), r.ID, r.Owner, nanos(r.At), r.Tag, string(r.JSON))
+	}
+	for _, st := range b.States {
+		batch.Queue(`INSERT INTO clinical_state (tenant, patient, doc) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant, patient) DO UPDATE SET doc = excluded.doc`, st.Tenant, st.Patient, string(st.JSON))
+	}
+	if b.Checkpoint > 0 {
+		batch.Queue(`INSERT INTO clinical_checkpoint (one, log_seq) VALUES (1, $1)
+			ON CONFLICT (one) DO UPDATE SET log_seq = excluded.log_seq`, int64(b.Checkpoint))
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: save clinical batch (%d records, %d states, checkpoint %d): %w",
+			len(b.Records), len(b.States), b.Checkpoint, err)
+	}
+	return nil
+}
+
+// ClinicalStates returns every saved patient processing state (store.ClinicalStore).
+func (s *Store) ClinicalStates(ctx context.Context) ([]store.ClinicalState, error) {
+	rows, err := s.pool.Query(ctx, "SELECT tenant, patient, doc FROM clinical_state ORDER BY tenant, patient")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: clinical states: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ClinicalState
+	for rows.Next() {
+		var st store.ClinicalState
+		var doc string
+		if err := rows.Scan(&st.Tenant, &st.Patient, &doc); err != nil {
+			return nil, fmt.Errorf("postgres: clinical states: %w", err)
+		}
+		st.JSON = []byte(doc)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: clinical states: %w", err)
+	}
+	return out, nil
+}
+
+// ClinicalCheckpoint returns the clinical processor's checkpoint (store.ClinicalStore).
+func (s *Store) ClinicalCheckpoint(ctx context.Context) (uint64, bool, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, "SELECT log_seq FROM clinical_checkpoint WHERE one = 1").Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("postgres: clinical checkpoint: %w", err)
+	}
+	return uint64(seq), true, nil
+}

@@ -686,3 +686,73 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 	}
 	return out, rows.Err()
 }
+
+// SaveClinicalBatch writes a clinical processor batch in one transaction (store.ClinicalStore).
+func (s *Store) SaveClinicalBatch(ctx context.Context, b store.ClinicalBatch) error {
+	if len(b.Records)+len(b.States) == 0 && b.Checkpoint == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: save clinical batch: begin: %w", err)
+	}
+	defer tx.Rollback()
+	for _, r := range b.Records {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_records (tenant, kind, id, owner, at, tag, doc) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, r.Tenant, string(r.Kind), r.ID, r.Owner, nanos(r.At), r.Tag, string(r.JSON)); err != nil {
+			return fmt.Errorf("sqlite: save %s %s: %w", r.Kind, r.ID, err)
+		}
+	}
+	for _, st := range b.States {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_state (tenant, patient, doc) VALUES (?, ?, ?)
+			ON CONFLICT (tenant, patient) DO UPDATE SET doc = excluded.doc`, st.Tenant, st.Patient, string(st.JSON)); err != nil {
+			return fmt.Errorf("sqlite: save clinical state: %w", err)
+		}
+	}
+	if b.Checkpoint > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_checkpoint (one, log_seq) VALUES (1, ?)
+			ON CONFLICT (one) DO UPDATE SET log_seq = excluded.log_seq`, int64(b.Checkpoint)); err != nil {
+			return fmt.Errorf("sqlite: save clinical checkpoint %d: %w", b.Checkpoint, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: save clinical batch: commit: %w", err)
+	}
+	return nil
+}
+
+// ClinicalStates returns every saved patient processing state (store.ClinicalStore).
+func (s *Store) ClinicalStates(ctx context.Context) ([]store.ClinicalState, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT tenant, patient, doc FROM clinical_state ORDER BY tenant, patient")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: clinical states: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ClinicalState
+	for rows.Next() {
+		var st store.ClinicalState
+		var doc string
+		if err := rows.Scan(&st.Tenant, &st.Patient, &doc); err != nil {
+			return nil, fmt.Errorf("sqlite: clinical states: %w", err)
+		}
+		st.JSON = []byte(doc)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: clinical states: %w", err)
+	}
+	return out, nil
+}
+
+// ClinicalCheckpoint returns the clinical processor's checkpoint (store.ClinicalStore).
+func (s *Store) ClinicalCheckpoint(ctx context.Context) (uint64, bool, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, "SELECT log_seq FROM clinical_checkpoint WHERE one = 1").Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlite: clinical checkpoint: %w", err)
+	}
+	return uint64(seq), true, nil
+}

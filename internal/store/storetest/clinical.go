@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -24,6 +25,7 @@ func RunClinical(t *testing.T, open Open) {
 		{"DeviceReadingsAcrossReassignment", testDeviceReadings},
 		{"ReadingSlots", testReadingSlots},
 		{"Records", testRecords},
+		{"Checkpoint", testClinicalCheckpoint},
 		{"Enrolments", testEnrolments},
 		{"TenantIsolation", testClinicalIsolation},
 	}
@@ -441,4 +443,57 @@ func must[T any](xs []T, err error) int {
 		return -1
 	}
 	return len(xs)
+}
+
+func testClinicalCheckpoint(t *testing.T, _ store.Store, cs store.ClinicalStore) {
+	ctx := t.Context()
+	check := func(what string, wantSeq uint64, wantOK bool) {
+		t.Helper()
+		seq, ok, err := cs.ClinicalCheckpoint(ctx)
+		mustNoErr(t, what, err)
+		if seq != wantSeq || ok != wantOK {
+			t.Fatalf("%s: ClinicalCheckpoint = %d, %v; want %d, %v", what, seq, ok, wantSeq, wantOK)
+		}
+	}
+	check("fresh store", 0, false)
+	set := func(id, doc string) store.ClinicalRecord {
+		return store.ClinicalRecord{Kind: store.RecNEWS2Set, ID: id, Tenant: "acme", Owner: "p1", At: t0, Tag: "complete", JSON: []byte(doc)}
+	}
+	mustNoErr(t, "batch without checkpoint", cs.SaveClinicalBatch(ctx, store.ClinicalBatch{
+		Records: []store.ClinicalRecord{set("s1", `{"v":1}`)},
+		States:  []store.ClinicalState{{Tenant: "acme", Patient: "p1", JSON: []byte(`{"w":1}`)}}}))
+	check("after a batch without checkpoint", 0, false)
+	// A replayed batch: the record exists and is kept as it was; the state is replaced.
+	mustNoErr(t, "batch with checkpoint", cs.SaveClinicalBatch(ctx, store.ClinicalBatch{
+		Records: []store.ClinicalRecord{set("s1", `{"v":2}`), set("s2", `{"v":1}`)},
+		States:  []store.ClinicalState{{Tenant: "acme", Patient: "p1", JSON: []byte(`{"w":2}`)}}, Checkpoint: 42}))
+	check("after checkpoint 42", 42, true)
+	mustNoErr(t, "batch, checkpoint 0", cs.SaveClinicalBatch(ctx, store.ClinicalBatch{
+		States: []store.ClinicalState{{Tenant: "acme", Patient: "p1", JSON: []byte(`{"w":3}`)}}}))
+	check("checkpoint 0 leaves it", 42, true)
+	// Messages without clinical effects still move the checkpoint: a batch of nothing else.
+	mustNoErr(t, "checkpoint only", cs.SaveClinicalBatch(ctx, store.ClinicalBatch{Checkpoint: 1 << 40}))
+	check("checkpoint-only batch", 1<<40, true)
+	sts, err := cs.ClinicalStates(ctx)
+	mustNoErr(t, "ClinicalStates", err)
+	if len(sts) != 1 || sts[0].Tenant != "acme" || sts[0].Patient != "p1" || string(sts[0].JSON) != `{"w":3}` {
+		t.Fatalf("ClinicalStates = %+v, want the one state of acme/p1 {\"w\":3}", sts)
+	}
+	rs, err := cs.Records(ctx, store.RecordQuery{Tenant: "acme", Kind: store.RecNEWS2Set, Owner: "p1"})
+	mustNoErr(t, "Records", err)
+	got := map[string]string{}
+	for _, r := range rs {
+		got[r.ID] = string(r.JSON)
+	}
+	if len(got) != 2 || got["s1"] != `{"v":1}` || got["s2"] != `{"v":1}` {
+		t.Fatalf("records after the batches = %v, want s1 {\"v\":1} (kept) and s2 {\"v\":1}", got)
+	}
+	// A failed batch writes nothing: a record, a state and the checkpoint go together.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := cs.SaveClinicalBatch(cctx, store.ClinicalBatch{Records: []store.ClinicalRecord{set("s3", `{}`)},
+		States: []store.ClinicalState{{Tenant: "acme", Patient: "p2", JSON: []byte(`{}`)}}, Checkpoint: 1<<40 + 1}); err == nil {
+		t.Fatal("SaveClinicalBatch with a cancelled context succeeded")
+	}
+	check("after a failed batch", 1<<40, true)
 }

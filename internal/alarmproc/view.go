@@ -128,7 +128,7 @@ func lower(s string) string {
 }
 
 // message is "CODE WORDS: value unit (limit x)", or the code's words alone for a technical
-// alarm without a value.
+// alarm without a value; an advisory (a NEWS2 score, a budget) has no limit to show.
 func message(a alarm.Alarm) string {
 	code := strings.ReplaceAll(string(a.Code), "_", " ")
 	if a.Kind == alarm.Technical && a.LastValue == 0 {
@@ -140,6 +140,9 @@ func message(a alarm.Alarm) string {
 	b = strconv.AppendFloat(b, a.LastValue, 'f', -1, 64)
 	b = append(b, ' ')
 	b = append(b, a.UCUM...)
+	if a.Kind == alarm.Advisory {
+		return strings.TrimSpace(string(b))
+	}
 	b = append(b, " (limit "...)
 	b = strconv.AppendFloat(b, a.Limit, 'f', -1, 64)
 	b = append(b, ')')

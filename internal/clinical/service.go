@@ -103,9 +103,11 @@ type Service struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	leading   atomic.Bool   // Run is running: this node processes the log
-	processed atomic.Uint64 // the last log sequence processed (committed or pending)
-	committed atomic.Uint64 // the last log sequence committed (Run's progress)
+	leading atomic.Bool // Run is running: this node processes the log
+	// replayStarted is called by each replay once it has reset the patients (set by Run).
+	replayStarted func()
+	processed     atomic.Uint64 // the last log sequence processed (committed or pending)
+	committed     atomic.Uint64 // the last log sequence committed (Run's progress)
 	// retryBase is Run's first pause after a failed batch (doubling to 30 s while it fails).
 	retryBase time.Duration
 
@@ -171,10 +173,22 @@ func (s *Service) Run(ctx context.Context) error {
 	s.seen, s.polled, s.started = map[string]time.Time{}, false, s.now()
 	s.mu.Unlock()
 	g, gctx := errgroup.WithContext(ctx)
+	// The timers below score into the processor's patients, which the replay's first reset
+	// (loading the saved states) would drop: they start once it has happened.
+	ready := make(chan struct{})
 	if s.cfg.Log != nil {
+		var once sync.Once
+		s.replayStarted = func() { once.Do(func() { close(ready) }) }
 		g.Go(func() error { return s.runLog(gctx) })
+	} else {
+		close(ready)
 	}
 	g.Go(func() error {
+		select {
+		case <-ready:
+		case <-gctx.Done():
+			return gctx.Err()
+		}
 		tick := time.NewTicker(s.cfg.TickEvery)
 		defer tick.Stop()
 		refresh := time.NewTicker(s.cfg.RefreshEvery)
@@ -277,6 +291,9 @@ func (s *Service) replay(ctx context.Context) error {
 	s.resetLocked()
 	s.replaying = true
 	s.mu.Unlock()
+	if s.replayStarted != nil {
+		s.replayStarted()
+	}
 	defer func() {
 		// What is not committed is replayed by whoever runs the processor next.
 		s.mu.Lock()

@@ -116,7 +116,13 @@ func (l *Log) holdLease(ctx context.Context, kv jetstream.KeyValue, name, key, h
 		// Hand over at once rather than after the TTL (only if it is still ours).
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer dcancel()
-		_ = kv.Delete(dctx, key, jetstream.LastRevision(rev))
+		if err := kv.Delete(dctx, key, jetstream.LastRevision(rev)); err != nil {
+			// A renewal cut short may have been applied without this node learning its
+			// revision: delete the key if it still names this holder.
+			if e, gerr := kv.Get(dctx, key); gerr == nil && string(e.Value()) == holder {
+				_ = kv.Delete(dctx, key, jetstream.LastRevision(e.Revision()))
+			}
+		}
 	}
 	for {
 		select {
@@ -128,21 +134,25 @@ func (l *Log) holdLease(ctx context.Context, kv jetstream.KeyValue, name, key, h
 			release()
 			return
 		case <-tick.C:
-			uctx, ucancel := context.WithTimeout(ctx, ttl/3)
+			// Not cut short by ctx: a renewal applied on the server must come back with its
+			// revision, or the release that follows a stop could not delete the key.
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), ttl/3)
 			next, err := kv.Update(uctx, key, []byte(holder), rev)
 			ucancel()
+			if err == nil {
+				rev = next
+			}
+			if ctx.Err() != nil {
+				release()
+				return
+			}
 			if err != nil {
-				if ctx.Err() != nil {
-					release()
-					return
-				}
 				l.log.Error("lease lost; stopping its processors", "lease", name, "err", err)
 				cancel()
 				<-done
 				held(false)
 				return
 			}
-			rev = next
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func (x *TechEvaluator) Snapshot() TechSnapshot {
 			Metric: s.metric, Last: s.last, Expected: s.expected, Configured: s.configured, EventDriven: s.eventDriven, Open: s.open})
 	}
 	slices.SortFunc(ts.Signals, func(a, b TechSignal) int {
-		return strings.Compare(a.Tenant+"/"+a.Device+"/"+a.Metric, b.Tenant+"/"+b.Device+"/"+b.Metric)
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Device, b.Device), strings.Compare(a.Metric, b.Metric))
 	})
 	for k, d := range x.devices {
 		ts.Devices = append(ts.Devices, TechDevice{Key: k, BattOpen: d.battOpen, BattCrit: d.battCrit, OffSince: d.offSince,
@@ -79,7 +80,7 @@ func (x *TechEvaluator) Snapshot() TechSnapshot {
 			Home: l.home, LostAt: l.lostAt, Open: l.open})
 	}
 	slices.SortFunc(ts.Links, func(a, b TechLink) int {
-		return strings.Compare(a.Tenant+"/"+a.Device, b.Tenant+"/"+b.Device)
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Device, b.Device))
 	})
 	return ts
 }
